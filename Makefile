@@ -1,0 +1,103 @@
+# Isolde's build.
+#
+#   make            build build/release/isolde (fetches and translates the engine once)
+#   make test       run the test suite on the release build and on an
+#                   AddressSanitizer + UBSan build
+#   make format     clang-format every source file
+#   make lint       cppcheck
+#
+# The engine (QuickJS-ng as WebAssembly, from npm) is fetched, verified,
+# translated by wasm2c and compiled into build/engine/, with the flags
+# generated code wants; it is shared by every build of our own code, which
+# gets -Wall -Wextra -Werror.
+
+CC      ?= gcc
+BUILD   ?= build
+ENGINE  := $(BUILD)/engine
+PKG     := $(ENGINE)/package/dist
+
+WARN    := -Wall -Wextra -Werror
+COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -fstack-clash-protection
+REL_CFLAGS  := $(COMMON) $(WARN) -O2
+ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LIBS    := -lpthread -lm
+
+# wasm2c output and Debian's wasm runtime build with their own flags.
+ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include
+RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__trap -include src/isolate/trap_handler.h
+
+LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
+ENGINE_OBJ := $(ENGINE)/qjs_w.o $(ENGINE)/wasm-rt-impl.o
+GEN_HDR  := $(ENGINE)/engine_names.h $(ENGINE)/qjs_w.h
+
+.PHONY: all release asan test test-release test-asan format lint clean bench-isolates
+all: release
+release: $(BUILD)/release/isolde
+asan: $(BUILD)/asan/isolde
+
+# ---- the engine ---------------------------------------------------------------
+$(PKG)/emscripten-module.wasm $(PKG)/emscripten-module.cjs: scripts/fetch-engine.sh
+	scripts/fetch-engine.sh $(ENGINE)
+	touch $(PKG)/emscripten-module.wasm $(PKG)/emscripten-module.cjs
+
+$(ENGINE)/qjs_w.c $(ENGINE)/qjs_w.h: $(PKG)/emscripten-module.wasm
+	wasm2c -n qjs $< -o $(ENGINE)/qjs_w.c
+
+$(ENGINE)/engine_names_tool: tools/engine_names.c
+	@mkdir -p $(ENGINE)
+	$(CC) -std=c11 $(WARN) -O1 -o $@ $<
+
+$(ENGINE)/engine_names.h: $(ENGINE)/engine_names_tool $(PKG)/emscripten-module.cjs $(ENGINE)/qjs_w.h
+	$(ENGINE)/engine_names_tool $(PKG)/emscripten-module.cjs $(ENGINE)/qjs_w.h $@.tmp
+	pages=$$(wasm-objdump -x -j Import $(PKG)/emscripten-module.wasm | sed -n 's/.*memory\[0\] pages: initial=\([0-9]*\).*<- a\.a/\1/p'); \
+	  test -n "$$pages" || { echo "engine: no memory import a.a in the wasm" >&2; exit 1; }; \
+	  sed -i "s/^#endif$$/#define ISL_ENGINE_INITIAL_PAGES $${pages}u\n\n#endif/" $@.tmp
+	mv $@.tmp $@
+
+$(ENGINE)/qjs_w.o: $(ENGINE)/qjs_w.c
+	$(CC) $(ENGINE_CFLAGS) -c $< -o $@
+
+$(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handler.h
+	@mkdir -p $(ENGINE)
+	$(CC) $(ENGINE_CFLAGS) $(RT_FLAGS) -c $< -o $@
+
+# ---- our code: one object folder per build flavour ------------------------------
+define flavour
+$(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -c $$< -o $$@
+
+$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ)
+	$$(CC) $(2) -o $$@ $$^ $(LIBS)
+
+$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(TEST_SRC)) $(ENGINE_OBJ)
+	$$(CC) $(2) -o $$@ $$^ $(LIBS)
+endef
+$(eval $(call flavour,release,$(REL_CFLAGS)))
+$(eval $(call flavour,asan,$(ASAN_CFLAGS)))
+
+# ---- tests ------------------------------------------------------------------------
+# ASan must let our SIGSEGV handler turn guard-page faults into wasm traps;
+# host faults are still passed on to ASan's handler, which reports them.
+ASAN_ENV := ASAN_OPTIONS=allow_user_segv_handler=1:detect_leaks=1:use_sigaltstack=0 UBSAN_OPTIONS=print_stacktrace=1
+
+test: test-release test-asan
+test-release: $(BUILD)/release/isolde-tests $(BUILD)/release/isolde
+	ISOLDE_BIN=$(BUILD)/release/isolde $(BUILD)/release/isolde-tests
+test-asan: $(BUILD)/asan/isolde-tests $(BUILD)/asan/isolde
+	$(ASAN_ENV) ISOLDE_BIN=$(BUILD)/asan/isolde ISOLDE_SANITIZER=1 $(BUILD)/asan/isolde-tests
+
+bench-isolates: $(BUILD)/release/isolde
+	$(BUILD)/release/isolde bench isolates --count 10000
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  --suppress=missingIncludeSystem -I src src tools tests
+
+clean:
+	rm -rf $(BUILD)/release $(BUILD)/asan

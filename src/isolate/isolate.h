@@ -1,0 +1,182 @@
+/*
+ * isolate.h - the contract of src/isolate: tenant isolates.
+ *
+ * An isolate is one instance of the QuickJS-ng engine compiled to
+ * WebAssembly and translated to C by wasm2c. All of the engine's state (heap,
+ * stack, runtime, context) lives in the instance's own linear memory, an
+ * 8 GiB address-space reservation guarded by PROT_NONE pages, so even a bug
+ * in the engine can only touch that tenant's memory. Any trap (bad access,
+ * stack overflow, hard CPU stop, engine abort) unwinds to the host call that
+ * entered the isolate; the isolate is then dead and must be freed, and the
+ * process and every other isolate carry on.
+ *
+ * What it owns: creating, snapshotting, cloning and destroying isolates,
+ * running scripts, modules, calls and promise jobs in them, host functions,
+ * and the hard limits (memory cap, CPU deadline, stack).
+ * What it does not do: HTTP, Web APIs, event loops. Those are src/runtime.
+ *
+ * Threads: any number of threads may run isolates at once, but one isolate
+ * is used by one thread at a time. The first isolate call on a thread sets
+ * the thread up (alternate signal stack, CPU timer) by itself.
+ *
+ * Values: an isl_val_t is a handle to a JS value inside the isolate (the
+ * address of a JSValue in its linear memory). A handle returned by a
+ * function here is *owned*: release it with isl_iso_release exactly once.
+ * Handles passed to host functions are *borrowed* for the call. 0 stands for
+ * undefined wherever a value is accepted. Handles are only meaningful in the
+ * isolate that made them, or in clones of a snapshot taken after they were
+ * made (a clone's memory starts as a copy of the template's).
+ */
+#ifndef ISL_ISOLATE_H
+#define ISL_ISOLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* Default hard cap of one isolate's linear memory, in MiB. */
+#ifndef ISL_ISO_MEMORY_MAX_MB
+#define ISL_ISO_MEMORY_MAX_MB 128
+#endif
+/* Default CPU deadline of one top-level call, in ms. */
+#ifndef ISL_ISO_CPU_MS
+#define ISL_ISO_CPU_MS 50
+#endif
+/* Extra CPU time, in ms, after the deadline before code that never reaches
+ * an interrupt check is trapped out (the isolate is then dead). */
+#ifndef ISL_ISO_HARD_STOP_GRACE_MS
+#define ISL_ISO_HARD_STOP_GRACE_MS 50
+#endif
+/* QuickJS stack limit in KiB; deeper recursion is a catchable RangeError. */
+#ifndef ISL_ISO_STACK_KB
+#define ISL_ISO_STACK_KB 512
+#endif
+
+typedef struct isl_iso_s isl_iso_t;
+typedef struct isl_iso_snapshot_s isl_iso_snapshot_t;
+typedef uint32_t isl_val_t;
+
+typedef struct {
+  uint32_t memory_max_mb; /* hard cap of linear memory, 1..2048; 0 = default */
+  uint32_t cpu_ms;        /* CPU deadline of each top-level call; 0 = default */
+  uint32_t hard_stop_ms;  /* CPU time after which a call is trapped out; 0 = cpu_ms + grace */
+} isl_iso_limits_t;
+
+/* What went wrong in the last failing call on an isolate. */
+typedef struct {
+  int code;           /* ISL_EJS, ISL_ETIMEOUT, ISL_EMEMLIMIT, ISL_ETRAP, ... */
+  char name[64];      /* "SyntaxError", "TypeError", ...; "" when not an Error */
+  char message[1024]; /* the error's message, or String(thrown value) */
+  char stack[4096];   /* the JS stack, "" when there is none */
+  char file[256];     /* where it was thrown, when known */
+  int line;           /* 0 when unknown */
+} isl_iso_error_t;
+
+enum {
+  ISL_ISO_EVAL_SCRIPT = 0, /* a classic script; the result is its completion value */
+  ISL_ISO_EVAL_MODULE = 1, /* an ES module; the result is its namespace, or a
+                            * promise of it when it uses top-level await */
+};
+
+enum {
+  ISL_ISO_PROMISE_PENDING = 0,
+  ISL_ISO_PROMISE_FULFILLED = 1,
+  ISL_ISO_PROMISE_REJECTED = 2,
+  ISL_ISO_NOT_A_PROMISE = -1,
+};
+
+/*
+ * A host function that JS can call. argv holds argc borrowed handles; store
+ * the result (owned, or 0 for undefined) in *ret and return 0. To throw,
+ * call isl_iso_throw and return its result (a negative code).
+ */
+typedef int (*isl_iso_host_fn)(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret);
+
+/*
+ * The module loader: return the source of module `name` (already normalised
+ * against the importing module) in memory from malloc (takes), or NULL if
+ * there is no such module.
+ */
+typedef char *(*isl_iso_module_loader_fn)(isl_iso_t *iso, void *data, const char *name);
+
+/* Where a tenant's console output (the engine's stdout/stderr) goes. */
+typedef void (*isl_iso_log_fn)(isl_iso_t *iso, void *data, int fd, const char *bytes, size_t len);
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+/* A fresh isolate: wasm instance, runtime, context. limits may be NULL. */
+int isl_iso_new(const isl_iso_limits_t *limits, isl_iso_t **out, isl_err_t *err);
+/* Frees the isolate and its whole reservation. NULL is allowed. */
+void isl_iso_free(isl_iso_t *iso);
+
+/*
+ * A snapshot: the isolate's memory, engine state and host functions,
+ * captured copy-on-write so that clones start in microseconds. The isolate
+ * stays usable. A snapshot is immutable and may be used by several threads.
+ */
+int isl_iso_snapshot_new(isl_iso_t *iso, isl_iso_snapshot_t **out, isl_err_t *err);
+void isl_iso_snapshot_free(isl_iso_snapshot_t *snap);
+/* A new isolate that behaves exactly like the snapshot's template did, with
+ * its own memory, its own randomness and the snapshot's limits. */
+int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *snap, isl_iso_t **out, isl_err_t *err);
+
+/* ---- running code -------------------------------------------------------- */
+
+/* Evaluates src (len bytes, UTF-8) as a script or module named `file`.
+ * *result (may be NULL) gets an owned handle. On ISL_EJS, ISL_ETIMEOUT or
+ * ISL_EMEMLIMIT the isolate is still usable; on ISL_ETRAP it is dead. */
+int isl_iso_eval(isl_iso_t *iso, const char *src, size_t len, const char *file, int kind, isl_val_t *result);
+int isl_iso_call(isl_iso_t *iso, isl_val_t fn, isl_val_t this_val, int argc, const isl_val_t *argv, isl_val_t *result);
+/* Runs pending promise jobs until none is left. *ran (may be NULL) counts them. */
+int isl_iso_run_jobs(isl_iso_t *iso, int *ran);
+int isl_iso_has_jobs(isl_iso_t *iso);
+
+/* ---- values -------------------------------------------------------------- */
+
+void isl_iso_release(isl_iso_t *iso, isl_val_t v);
+int isl_iso_dup(isl_iso_t *iso, isl_val_t v, isl_val_t *out);
+int isl_iso_global(isl_iso_t *iso, isl_val_t *out);
+int isl_iso_get(isl_iso_t *iso, isl_val_t obj, const char *key, isl_val_t *out);
+int isl_iso_set(isl_iso_t *iso, isl_val_t obj, const char *key, isl_val_t v);
+int isl_iso_new_string(isl_iso_t *iso, const char *s, isl_val_t *out);
+int isl_iso_new_number(isl_iso_t *iso, double d, isl_val_t *out);
+int isl_iso_new_object(isl_iso_t *iso, isl_val_t *out);
+/* String(v) in memory from malloc (owned by the caller), or NULL. */
+char *isl_iso_to_cstring(isl_iso_t *iso, isl_val_t v);
+double isl_iso_to_number(isl_iso_t *iso, isl_val_t v);
+/* typeof v, as a static string ("unknown" when the isolate is dead). */
+const char *isl_iso_typeof(isl_iso_t *iso, isl_val_t v);
+/* Binary JSON (QuickJS's object serialisation): *buf from malloc, owned. */
+int isl_iso_to_bjson(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len);
+int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t *out);
+int isl_iso_promise_state(isl_iso_t *iso, isl_val_t promise);
+int isl_iso_promise_result(isl_iso_t *iso, isl_val_t promise, isl_val_t *out);
+
+/* ---- host functions ------------------------------------------------------ */
+
+/* Defines obj[name] (obj 0 = the global object) as a function that calls fn.
+ * data is borrowed and must outlive the isolate and its snapshots' clones. */
+int isl_iso_define_function(isl_iso_t *iso, isl_val_t obj, const char *name, isl_iso_host_fn fn, void *data);
+/* Makes the current host function throw `new <ctor>(message)`, where ctor is
+ * a global constructor name such as "TypeError". Returns ISL_EJS. */
+int isl_iso_throw(isl_iso_t *iso, const char *ctor, const char *message);
+void isl_iso_set_module_loader(isl_iso_t *iso, isl_iso_module_loader_fn fn, void *data);
+void isl_iso_set_log(isl_iso_t *iso, isl_iso_log_fn fn, void *data);
+
+/* ---- state and limits ---------------------------------------------------- */
+
+const isl_iso_error_t *isl_iso_last_error(const isl_iso_t *iso);
+int isl_iso_is_dead(const isl_iso_t *iso);
+/* Bytes of linear memory the isolate has grown to (it never shrinks). */
+size_t isl_iso_memory_bytes(const isl_iso_t *iso);
+/* True when the isolate has grown so far past its snapshot that it should be
+ * replaced by a fresh clone once idle (linear memory never shrinks). */
+int isl_iso_needs_recycle(const isl_iso_t *iso);
+/* Freezes Date.now() at ms since the epoch (Workers only moves time between
+ * I/O events); 0 unfreezes it. */
+void isl_iso_set_time(isl_iso_t *iso, double ms);
+void *isl_iso_get_data(const isl_iso_t *iso);
+void isl_iso_set_data(isl_iso_t *iso, void *data);
+
+#endif

@@ -1,0 +1,49 @@
+/* tests/isolate/test_basics.c - evaluating code and calling the host. */
+#include <stdlib.h>
+
+#include "isolate/isolate.h"
+#include "test.h"
+
+static char *eval_str(isl_iso_t *iso, const char *src) {
+  isl_val_t v;
+  if (isl_iso_eval(iso, src, strlen(src), "test.js", ISL_ISO_EVAL_SCRIPT, &v) < 0) return NULL;
+  char *s = isl_iso_to_cstring(iso, v);
+  isl_iso_release(iso, v);
+  return s;
+}
+
+TEST(iso_eval_returns_value) {
+  isl_iso_t *iso;
+  CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
+  char *s = eval_str(iso, "1 + 2");
+  CHECK_EQ_STR(s, "3");
+  free(s);
+  s = eval_str(iso, "[1,2,3].map(x => x * 2).join(',') + ' ' + typeof Math.random()");
+  CHECK_EQ_STR(s, "2,4,6 number");
+  free(s);
+  isl_iso_free(iso);
+}
+
+static int host_concat(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  if (argc != 2) return isl_iso_throw(iso, "TypeError", "concat: want 2 arguments");
+  char *a = isl_iso_to_cstring(iso, argv[0]), *b = isl_iso_to_cstring(iso, argv[1]);
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s+%s", a, b);
+  free(a);
+  free(b);
+  return isl_iso_new_string(iso, buf, ret);
+}
+
+TEST(iso_host_function_round_trip) {
+  isl_iso_t *iso;
+  CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
+  CHECK(isl_iso_define_function(iso, 0, "concat", host_concat, NULL) == 0);
+  char *s = eval_str(iso, "concat('a', 42)");
+  CHECK_EQ_STR(s, "a+42");
+  free(s);
+  s = eval_str(iso, "try { concat(1) } catch (e) { e instanceof TypeError ? 'caught ' + e.message : 'wrong' }");
+  CHECK_EQ_STR(s, "caught concat: want 2 arguments");
+  free(s);
+  isl_iso_free(iso);
+}
