@@ -62,6 +62,7 @@ const char *isl_sbx__trap_name(int code);
     isl_sbx__push(&f_, (iso));                  \
     int t_ = sigsetjmp(f_.jmp, 0);              \
     if (t_ == 0) {                              \
+      isl_sbx__tls.in_wasm = 1;                 \
       stmt;                                     \
     }                                           \
     (trap) = isl_sbx__pop(&f_, t_);             \

@@ -624,6 +624,17 @@ void isl_iso_set_log(isl_iso_t *iso, isl_iso_log_fn fn, void *data) {
 const isl_iso_error_t *isl_iso_last_error(const isl_iso_t *iso) { return &iso->err; }
 int isl_iso_is_dead(const isl_iso_t *iso) { return iso->dead; }
 size_t isl_iso_memory_bytes(const isl_iso_t *iso) { return iso->mem.size; }
+int isl_iso_set_limits(isl_iso_t *iso, const isl_iso_limits_t *limits) {
+  isl_iso_limits_t l = *limits;
+  limits_normalise(&l);
+  uint64_t pages = (uint64_t)l.memory_max_mb * (1024 * 1024 / ISL_WASM_PAGE);
+  if (l.memory_max_mb > 2048 || pages < iso->mem.pages || l.hard_stop_ms < l.cpu_ms) return ISL_EINVAL;
+  iso->limits = l;
+  iso->max_pages = (uint32_t)pages;
+  iso->mem.max_pages = (uint32_t)pages;
+  return 0;
+}
+
 void isl_iso_set_time(isl_iso_t *iso, double ms) { iso->frozen_ms = ms; }
 void *isl_iso_get_data(const isl_iso_t *iso) { return iso->data; }
 void isl_iso_set_data(isl_iso_t *iso, void *data) { iso->data = data; }

@@ -173,6 +173,8 @@ size_t isl_iso_memory_bytes(const isl_iso_t *iso);
 /* True when the isolate has grown so far past its snapshot that it should be
  * replaced by a fresh clone once idle (linear memory never shrinks). */
 int isl_iso_needs_recycle(const isl_iso_t *iso);
+/* Changes the limits for later calls (the memory cap may only grow). */
+int isl_iso_set_limits(isl_iso_t *iso, const isl_iso_limits_t *limits);
 /* Freezes Date.now() at ms since the epoch (Workers only moves time between
  * I/O events); 0 unfreezes it. */
 void isl_iso_set_time(isl_iso_t *iso, double ms);

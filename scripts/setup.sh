@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything Isolde needs on a fresh Debian 12 machine (run as root).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+pkgs=(build-essential wabt openssl ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# npm (for `npm pack` of the engine) may come from another Node.js install.
+command -v npm >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v npm >/dev/null || { echo "setup: npm is missing after install" >&2; exit 1; }
+command -v wasm2c >/dev/null || { echo "setup: wasm2c is missing after install" >&2; exit 1; }
