@@ -1,6 +1,7 @@
 /* Every test, by name: X(name) runs test_name from tests/<sub>/test_*.c. */
 X(iso_eval_returns_value)
 X(iso_host_function_round_trip)
+X(iso_module_loader_imports_and_reports_missing)
 X(iso_isolates_do_not_share_globals)
 X(iso_snapshot_clones_are_independent)
 X(iso_clones_have_own_random)

@@ -236,7 +236,7 @@ u32 ISL_IMPORT_load_module_source(struct Z_a_instance_t *a, u32 rt, u32 ctx, u32
   isl_iso_t *iso = ISO(a);
   (void)rt, (void)ctx;
   ISL_IMPORT_ENTER();
-  u32 result = 0;
+  volatile u32 result = 0;
   const char *name = isl_mem__ptr(&iso->mem, name_ptr, 1);
   size_t max = name ? iso->mem.size - name_ptr : 0;
   if (name && memchr(name, 0, max) && iso->loader) {
@@ -245,6 +245,17 @@ u32 ISL_IMPORT_load_module_source(struct Z_a_instance_t *a, u32 rt, u32 ctx, u32
       result = isl_iso__guest_strdup(iso, src, strlen(src));
       free(src);
     }
+  }
+  if (!result && !iso->dead) {
+    /* Without a pending exception the engine would report an empty error. */
+    char msg[512];
+    snprintf(msg, sizeof(msg), "could not load module '%.400s'", name ? name : "?");
+    iso->pending_throw = 0;
+    isl_iso_throw(iso, "ReferenceError", msg);
+    int trap;
+    if (iso->pending_throw) ISL_SBX_RUN(iso, trap, ISL_QTS_free(&iso->inst, iso->pending_throw));
+    (void)trap;
+    iso->pending_throw = 0;
   }
   ISL_IMPORT_LEAVE(iso);
   return result;

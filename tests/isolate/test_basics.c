@@ -47,3 +47,29 @@ TEST(iso_host_function_round_trip) {
   free(s);
   isl_iso_free(iso);
 }
+
+static char *load_lib(isl_iso_t *iso, void *data, const char *name) {
+  (void)iso, (void)data;
+  if (strcmp(name, "lib.js") == 0) return strdup("export function twice(x) { return x * 2; }");
+  return NULL;
+}
+
+TEST(iso_module_loader_imports_and_reports_missing) {
+  isl_iso_t *iso;
+  CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
+  isl_iso_set_module_loader(iso, load_lib, NULL);
+  const char *src = "import { twice } from './lib.js'; export const v = twice(21);";
+  isl_val_t ns;
+  CHECK(isl_iso_eval(iso, src, strlen(src), "main.js", ISL_ISO_EVAL_MODULE, &ns) == 0);
+  isl_iso_run_jobs(iso, NULL);
+  isl_val_t v;
+  CHECK(isl_iso_get(iso, ns, "v", &v) == 0);
+  CHECK(isl_iso_to_number(iso, v) == 42);
+  isl_iso_release(iso, v);
+  isl_iso_release(iso, ns);
+  src = "import { x } from './missing.js';";
+  CHECK_EQ_INT(isl_iso_eval(iso, src, strlen(src), "main2.js", ISL_ISO_EVAL_MODULE, NULL), ISL_EJS);
+  CHECK_EQ_STR(isl_iso_last_error(iso)->name, "ReferenceError");
+  CHECK(strstr(isl_iso_last_error(iso)->message, "missing.js") != NULL);
+  isl_iso_free(iso);
+}
