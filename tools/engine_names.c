@@ -202,7 +202,7 @@ static int scan_imports(const char *js, const char *memory_import) {
   p += strlen("var d={a:");
   char var[32];
   size_t n = 0;
-  while (is_ident((unsigned char)*p) && n < sizeof(var) - 2) var[n++] = *p++;
+  while (is_ident((unsigned char)*p) && n < sizeof(var) - 3) var[n++] = *p++;
   var[n++] = '=';
   var[n++] = '{';
   var[n] = 0;
@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
     if (*q != '.') continue;
     q++;
     size_t m = 0;
-    while (is_ident((unsigned char)q[m]) && m < sizeof(ctor_min) - 1) m++;
+    while (m < sizeof(ctor_min) - 1 && is_ident((unsigned char)q[m])) m++;
     if (m && strncmp(q + m, "();", 3) == 0) {
       memcpy(ctor_min, q, m);
       ctor_min[m] = 0;

@@ -148,6 +148,7 @@ static char *read_file(const char *path, size_t *len) {
       buf = nb;
       cap *= 2;
     }
+    // cppcheck-suppress nullPointerArithmeticRedundantCheck ; buf is non-NULL inside the loop
     size_t got = fread(buf + n, 1, cap - n - 1, f);
     n += got;
     if (got == 0)
