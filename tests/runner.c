@@ -33,7 +33,9 @@ void test__fail(const char *file, int line, const char *fmt, ...) {
   test__failed = 1;
 }
 
-int test_under_sanitizer(void) { return getenv("ISOLDE_SANITIZER") != NULL; }
+int test_under_sanitizer(void) {
+  return getenv("ISOLDE_SANITIZER") != NULL;
+}
 
 static int selected(const char *name, int argc, char **argv) {
   if (argc < 2) return 1;

@@ -44,14 +44,10 @@ static void usage(FILE *f) {
 static void print_iso_error(isl_iso_t *iso, const char *what, int rc) {
   const isl_iso_error_t *e = iso ? isl_iso_last_error(iso) : NULL;
   fprintf(stderr, "isolde: %s failed: %s (%s)\n", what, isl_strerror(rc), isl_err_name(rc));
-  if (!e)
-    return;
-  if (e->name[0] || e->message[0])
-    fprintf(stderr, "%s%s%s\n", e->name, e->name[0] ? ": " : "", e->message);
-  if (e->file[0])
-    fprintf(stderr, "    at %s:%d\n", e->file, e->line);
-  if (e->stack[0])
-    fprintf(stderr, "%s\n", e->stack);
+  if (!e) return;
+  if (e->name[0] || e->message[0]) fprintf(stderr, "%s%s%s\n", e->name, e->name[0] ? ": " : "", e->message);
+  if (e->file[0]) fprintf(stderr, "    at %s:%d\n", e->file, e->line);
+  if (e->stack[0]) fprintf(stderr, "%s\n", e->stack);
 }
 
 static int new_iso(const isl_iso_limits_t *limits, isl_iso_t **out) {
@@ -75,16 +71,14 @@ static int snapshot_iso(isl_iso_t *iso, isl_iso_snapshot_t **out) {
   isl_err_t err = {0};
   int rc = isl_iso_snapshot_new(iso, out, &err);
   if (rc < 0)
-    fprintf(stderr, "isolde: isl_iso_snapshot_new failed: %s%s%s\n", isl_strerror(rc), err.msg[0] ? ": " : "",
-            err.msg);
+    fprintf(stderr, "isolde: isl_iso_snapshot_new failed: %s%s%s\n", isl_strerror(rc), err.msg[0] ? ": " : "", err.msg);
   return rc;
 }
 
 /* Evaluates a script and drops its result. */
 static int eval_script(isl_iso_t *iso, const char *src, const char *file) {
   int rc = isl_iso_eval(iso, src, strlen(src), file, ISL_ISO_EVAL_SCRIPT, NULL);
-  if (rc < 0)
-    print_iso_error(iso, file, rc);
+  if (rc < 0) print_iso_error(iso, file, rc);
   return rc;
 }
 
@@ -98,8 +92,7 @@ static int get_handler(isl_iso_t *iso, isl_val_t *fn) {
   }
   rc = isl_iso_get(iso, global, "handler", fn);
   isl_iso_release(iso, global);
-  if (rc < 0)
-    print_iso_error(iso, "get handler", rc);
+  if (rc < 0) print_iso_error(iso, "get handler", rc);
   return rc;
 }
 
@@ -107,8 +100,7 @@ static int get_handler(isl_iso_t *iso, isl_val_t *fn) {
 static int call_handler(isl_iso_t *iso, double n, isl_val_t *result) {
   isl_val_t fn = 0, arg = 0, res = 0;
   int rc = get_handler(iso, &fn);
-  if (rc < 0)
-    return rc;
+  if (rc < 0) return rc;
   rc = isl_iso_new_number(iso, n, &arg);
   if (rc < 0) {
     print_iso_error(iso, "isl_iso_new_number", rc);
@@ -151,8 +143,7 @@ static char *read_file(const char *path, size_t *len) {
     // cppcheck-suppress nullPointerArithmeticRedundantCheck ; buf is non-NULL inside the loop
     size_t got = fread(buf + n, 1, cap - n - 1, f);
     n += got;
-    if (got == 0)
-      break;
+    if (got == 0) break;
   }
   if (buf && ferror(f)) {
     fprintf(stderr, "isolde: cannot read %s: %s\n", path, strerror(errno));
@@ -176,8 +167,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The p-th percentile (0..100) of v[0..n); sorts v. */
 static double percentile(double *v, size_t n, double p) {
-  if (n == 0)
-    return 0;
+  if (n == 0) return 0;
   qsort(v, n, sizeof *v, cmp_double);
   size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
   return v[i < n ? i : n - 1];
@@ -186,8 +176,7 @@ static double percentile(double *v, size_t n, double p) {
 /* A "Key:   123 kB" line of a /proc file, in kB; -1 when missing. */
 static long proc_kb(const char *path, const char *key) {
   FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
+  if (!f) return -1;
   char line[256];
   size_t klen = strlen(key);
   long kb = -1;
@@ -208,18 +197,14 @@ static int cmd_demo(void) {
   isl_iso_snapshot_t *snap = NULL;
   int status = 1;
 
-  if (new_iso(NULL, &tmpl) < 0)
-    return 1;
-  if (eval_script(tmpl, DEMO_SRC, "demo.js") < 0)
-    goto out;
-  if (snapshot_iso(tmpl, &snap) < 0)
-    goto out;
+  if (new_iso(NULL, &tmpl) < 0) return 1;
+  if (eval_script(tmpl, DEMO_SRC, "demo.js") < 0) goto out;
+  if (snapshot_iso(tmpl, &snap) < 0) goto out;
   printf("template isolate snapshotted; cloning 3 isolates\n");
   for (int i = 0; i < 3; i++) {
     isl_iso_t *clone = NULL;
     double t0 = now_ns();
-    if (clone_iso(snap, &clone) < 0)
-      goto out;
+    if (clone_iso(snap, &clone) < 0) goto out;
     double us = (now_ns() - t0) / 1e3;
     isl_val_t res = 0;
     if (call_handler(clone, i + 1, &res) < 0) {
@@ -249,8 +234,7 @@ out:
 static int cmd_run(const char *path) {
   size_t len = 0;
   char *src = read_file(path, &len);
-  if (!src)
-    return 1;
+  if (!src) return 1;
   int kind = (strstr(src, "export ") || strstr(src, "import ")) ? ISL_ISO_EVAL_MODULE : ISL_ISO_EVAL_SCRIPT;
   isl_iso_t *iso = NULL;
   if (new_iso(NULL, &iso) < 0) {
@@ -356,13 +340,11 @@ static int bench_clones(const isl_iso_snapshot_t *snap, size_t n, bench_t *b) {
   long pss0 = proc_kb("/proc/self/smaps_rollup", "Pss");
   for (size_t i = 0; i < n; i++) {
     double t0 = now_ns();
-    if (clone_iso(snap, &isos[i]) < 0)
-      goto out;
+    if (clone_iso(snap, &isos[i]) < 0) goto out;
     t[i] = (now_ns() - t0) / 1e3;
   }
   for (size_t i = 0; i < n; i++)
-    if (call_handler(isos[i], (double)i, NULL) < 0)
-      goto out;
+    if (call_handler(isos[i], (double)i, NULL) < 0) goto out;
   long rss1 = proc_kb("/proc/self/status", "VmRSS");
   long pss1 = proc_kb("/proc/self/smaps_rollup", "Pss");
   b->rss_kb = (rss0 < 0 || rss1 < 0) ? -1 : (double)(rss1 - rss0) / (double)n;
@@ -379,8 +361,7 @@ static int bench_clones(const isl_iso_snapshot_t *snap, size_t n, bench_t *b) {
   rc = 0;
 out:
   if (isos)
-    for (size_t i = 0; i < n; i++)
-      isl_iso_free(isos[i]);
+    for (size_t i = 0; i < n; i++) isl_iso_free(isos[i]);
   free(isos);
   free(t);
   return rc;
@@ -392,8 +373,7 @@ static int bench_calls(const isl_iso_snapshot_t *snap, bench_t *b) {
   isl_iso_t *iso = NULL;
   isl_val_t fn = 0, arg = 0;
   int rc = -1;
-  if (clone_iso(snap, &iso) < 0 || get_handler(iso, &fn) < 0)
-    goto out;
+  if (clone_iso(snap, &iso) < 0 || get_handler(iso, &fn) < 0) goto out;
   if (isl_iso_new_number(iso, 41, &arg) < 0) {
     fprintf(stderr, "isolde: isl_iso_new_number failed\n");
     goto out;
@@ -426,16 +406,13 @@ static int bench_fib(bench_t *b) {
   isl_iso_limits_t limits = {.cpu_ms = 10000};
   isl_iso_t *iso = NULL;
   int rc = -1;
-  if (new_iso(&limits, &iso) < 0 || eval_script(iso, FIB_SRC, "fib.js") < 0)
-    goto out;
+  if (new_iso(&limits, &iso) < 0 || eval_script(iso, FIB_SRC, "fib.js") < 0) goto out;
   double best = -1;
   for (int i = 0; i < 3; i++) {
     double t0 = now_ns();
-    if (eval_script(iso, "fib(27)", "fib27.js") < 0)
-      goto out;
+    if (eval_script(iso, "fib(27)", "fib27.js") < 0) goto out;
     double ms = (now_ns() - t0) / 1e6;
-    if (best < 0 || ms < best)
-      best = ms;
+    if (best < 0 || ms < best) best = ms;
   }
   b->fib27_ms = best;
   rc = 0;
@@ -450,20 +427,17 @@ static int cmd_bench_isolates(size_t count) {
   isl_iso_snapshot_t *snap = NULL;
   int status = 1;
 
-  if (bench_fresh(count < 200 ? count : 200, &b) < 0)
-    goto out;
-  if (new_iso(NULL, &tmpl) < 0 || eval_script(tmpl, PRELUDE_SRC, "prelude.js") < 0)
-    goto out;
-  if (snapshot_iso(tmpl, &snap) < 0)
-    goto out;
-  if (bench_clones(snap, count, &b) < 0 || bench_calls(snap, &b) < 0 || bench_fib(&b) < 0)
-    goto out;
-  printf("{\"create_fresh_us_p50\": %.1f, \"create_fresh_us_p99\": %.1f, "
-         "\"create_snapshot_us_p50\": %.1f, \"create_snapshot_us_p99\": %.1f, "
-         "\"destroy_us_p50\": %.1f, \"rss_kb_per_isolate\": %.1f, \"pss_kb_per_isolate\": %.1f, "
-         "\"call_ns_p50\": %.0f, \"fib27_ms\": %.1f, \"count\": %zu}\n",
-         b.fresh_p50, b.fresh_p99, b.snap_p50, b.snap_p99, b.destroy_p50, b.rss_kb, b.pss_kb, b.call_ns_p50,
-         b.fib27_ms, count);
+  if (bench_fresh(count < 200 ? count : 200, &b) < 0) goto out;
+  if (new_iso(NULL, &tmpl) < 0 || eval_script(tmpl, PRELUDE_SRC, "prelude.js") < 0) goto out;
+  if (snapshot_iso(tmpl, &snap) < 0) goto out;
+  if (bench_clones(snap, count, &b) < 0 || bench_calls(snap, &b) < 0 || bench_fib(&b) < 0) goto out;
+  printf(
+      "{\"create_fresh_us_p50\": %.1f, \"create_fresh_us_p99\": %.1f, "
+      "\"create_snapshot_us_p50\": %.1f, \"create_snapshot_us_p99\": %.1f, "
+      "\"destroy_us_p50\": %.1f, \"rss_kb_per_isolate\": %.1f, \"pss_kb_per_isolate\": %.1f, "
+      "\"call_ns_p50\": %.0f, \"fib27_ms\": %.1f, \"count\": %zu}\n",
+      b.fresh_p50, b.fresh_p99, b.snap_p50, b.snap_p99, b.destroy_p50, b.rss_kb, b.pss_kb, b.call_ns_p50, b.fib27_ms,
+      count);
   status = 0;
 out:
   isl_iso_snapshot_free(snap);
@@ -497,8 +471,7 @@ static int parse_bench(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "demo") == 0)
-    return cmd_demo();
+  if (argc < 2 || strcmp(argv[1], "demo") == 0) return cmd_demo();
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     usage(stderr);
     return 0;
@@ -510,8 +483,7 @@ int main(int argc, char **argv) {
     }
     return cmd_run(argv[2]);
   }
-  if (strcmp(argv[1], "bench") == 0)
-    return parse_bench(argc, argv);
+  if (strcmp(argv[1], "bench") == 0) return parse_bench(argc, argv);
   fprintf(stderr, "isolde: unknown command %s\n", argv[1]);
   usage(stderr);
   return 2;

@@ -15,10 +15,10 @@ const char *isl_strerror(int code) {
     return msg;
     ISL_ERRNO_MAP(ISL_ERR_MSG)
 #undef ISL_ERR_MSG
-  case 0:
-    return "success";
-  default:
-    return code < 0 && code > -4000 ? strerror(-code) : "unknown error";
+    case 0:
+      return "success";
+    default:
+      return code < 0 && code > -4000 ? strerror(-code) : "unknown error";
   }
 }
 
@@ -29,10 +29,10 @@ const char *isl_err_name(int code) {
     return #name;
     ISL_ERRNO_MAP(ISL_ERR_NAME)
 #undef ISL_ERR_NAME
-  case 0:
-    return "OK";
-  default:
-    return "ESYSTEM";
+    case 0:
+      return "OK";
+    default:
+      return "ESYSTEM";
   }
 }
 

@@ -12,16 +12,16 @@
 
 #include <stddef.h>
 
-#define ISL_ERRNO_MAP(X)                                                        \
-  X(EINVAL, -4001, "invalid argument")                                          \
-  X(ENOMEM, -4002, "host out of memory")                                        \
-  X(EJS, -4003, "JavaScript exception")                                         \
-  X(ETIMEOUT, -4004, "CPU time limit exceeded")                                 \
-  X(EMEMLIMIT, -4005, "memory limit exceeded")                                  \
-  X(ETRAP, -4006, "isolate trapped and was discarded")                          \
-  X(EDEAD, -4007, "isolate is dead")                                            \
-  X(ESYS, -4008, "system call failed")                                          \
-  X(ENOTFOUND, -4009, "not found")                                              \
+#define ISL_ERRNO_MAP(X)                               \
+  X(EINVAL, -4001, "invalid argument")                 \
+  X(ENOMEM, -4002, "host out of memory")               \
+  X(EJS, -4003, "JavaScript exception")                \
+  X(ETIMEOUT, -4004, "CPU time limit exceeded")        \
+  X(EMEMLIMIT, -4005, "memory limit exceeded")         \
+  X(ETRAP, -4006, "isolate trapped and was discarded") \
+  X(EDEAD, -4007, "isolate is dead")                   \
+  X(ESYS, -4008, "system call failed")                 \
+  X(ENOTFOUND, -4009, "not found")                     \
   X(ELIMIT, -4010, "limit exceeded")
 
 typedef enum {

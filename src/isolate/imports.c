@@ -21,7 +21,9 @@
 
 #define ISO(a) ((isl_iso_t *)(void *)(a))
 
-wasm_rt_memory_t *ISL_IMPORT_memory(struct Z_a_instance_t *a) { return &ISO(a)->mem; }
+wasm_rt_memory_t *ISL_IMPORT_memory(struct Z_a_instance_t *a) {
+  return &ISO(a)->mem;
+}
 
 /* ---- engine failures: the instance is inconsistent, trap out ------------ */
 
@@ -40,7 +42,9 @@ void ISL_IMPORT_exit(struct Z_a_instance_t *a, u32 code) {
   isl_sbx__trap(ISL_TRAP_ABORT);
 }
 
-void ISL_IMPORT_keepalive_clear(struct Z_a_instance_t *a) { (void)a; }
+void ISL_IMPORT_keepalive_clear(struct Z_a_instance_t *a) {
+  (void)a;
+}
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -75,7 +79,9 @@ static double now_ms(isl_iso_t *iso) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-f64 ISL_IMPORT_date_now(struct Z_a_instance_t *a) { return now_ms(ISO(a)); }
+f64 ISL_IMPORT_date_now(struct Z_a_instance_t *a) {
+  return now_ms(ISO(a));
+}
 
 /* WASI clock_time_get(id, precision, *time): 0 is realtime, others monotonic. */
 u32 ISL_IMPORT_clock_time_get(struct Z_a_instance_t *a, u32 id, u64 precision, u32 out) {
@@ -267,4 +273,6 @@ u32 ISL_IMPORT_normalize_module(struct Z_a_instance_t *a, u32 rt, u32 ctx, u32 b
   isl_sbx__trap(ISL_TRAP_ABORT);
 }
 
-void ISL_IMPORT_free_host_ref(struct Z_a_instance_t *a, u32 rt, u32 id) { (void)a, (void)rt, (void)id; }
+void ISL_IMPORT_free_host_ref(struct Z_a_instance_t *a, u32 rt, u32 id) {
+  (void)a, (void)rt, (void)id;
+}

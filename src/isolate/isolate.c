@@ -23,7 +23,9 @@ uint32_t isl_iso__undefined;
 #define JSV_TAG_UNDEFINED 3
 #define JSV_TAG_EXCEPTION 6
 
-void isl_iso__engine_init(void) { Z_qjs_init_module(); }
+void isl_iso__engine_init(void) {
+  Z_qjs_init_module();
+}
 
 static void limits_normalise(isl_iso_limits_t *l) {
   if (!l->memory_max_mb) l->memory_max_mb = ISL_ISO_MEMORY_MAX_MB;
@@ -138,7 +140,8 @@ int isl_iso_new(const isl_iso_limits_t *limits, isl_iso_t **out, isl_err_t *err)
   });
   if (trap || !iso->scratch) {
     isl_iso_free(iso);
-    return isl_err_set(err, ISL_ETRAP, "cannot start the engine: %s", trap ? isl_sbx__trap_name(trap) : "out of memory");
+    return isl_err_set(err, ISL_ETRAP, "cannot start the engine: %s",
+                       trap ? isl_sbx__trap_name(trap) : "out of memory");
   }
 
   /* The engine's constant undefined lives at the same address in every
@@ -241,7 +244,8 @@ static void fill_error(isl_iso_t *iso, isl_val_t ex) {
     if (s) snprintf(e->message, sizeof(e->message), "%s", s);
     free(s);
   }
-  if (code == ISL_ETIMEOUT) snprintf(e->message, sizeof(e->message), "CPU time limit of %u ms exceeded", iso->limits.cpu_ms);
+  if (code == ISL_ETIMEOUT)
+    snprintf(e->message, sizeof(e->message), "CPU time limit of %u ms exceeded", iso->limits.cpu_ms);
   e->code = code;
 }
 
@@ -374,34 +378,39 @@ int isl_iso_run_jobs(isl_iso_t *iso, int *ran) {
 
 void isl_iso_release(isl_iso_t *iso, isl_val_t v) {
   int trap;
-  if (v && v != isl_iso__undefined && !iso->dead) ISL_SBX_RUN(iso, trap, ISL_QTS_FreeValuePointer(&iso->inst, iso->ctx, v));
+  if (v && v != isl_iso__undefined && !iso->dead)
+    ISL_SBX_RUN(iso, trap, ISL_QTS_FreeValuePointer(&iso->inst, iso->ctx, v));
   (void)trap;
 }
 
 /* Runs one engine call that returns a new JSValue*, checking traps and
  * exceptions. Used by the small value constructors below. */
-#define VALUE_CALL(iso, out, expr)                     \
-  do {                                                 \
-    int rc_ = isl_iso__enter(iso);                     \
-    if (rc_ < 0) return rc_;                           \
-    volatile uint32_t r_ = 0;                          \
-    int trap_;                                         \
-    ISL_SBX_RUN(iso, trap_, r_ = (expr));              \
-    if (trap_) return isl_iso__fail_trap(iso, trap_);  \
-    return finish(iso, r_, out);                       \
+#define VALUE_CALL(iso, out, expr)                    \
+  do {                                                \
+    int rc_ = isl_iso__enter(iso);                    \
+    if (rc_ < 0) return rc_;                          \
+    volatile uint32_t r_ = 0;                         \
+    int trap_;                                        \
+    ISL_SBX_RUN(iso, trap_, r_ = (expr));             \
+    if (trap_) return isl_iso__fail_trap(iso, trap_); \
+    return finish(iso, r_, out);                      \
   } while (0)
 
 int isl_iso_dup(isl_iso_t *iso, isl_val_t v, isl_val_t *out) {
   VALUE_CALL(iso, out, ISL_QTS_DupValuePointer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined));
 }
 
-int isl_iso_global(isl_iso_t *iso, isl_val_t *out) { VALUE_CALL(iso, out, ISL_QTS_GetGlobalObject(&iso->inst, iso->ctx)); }
+int isl_iso_global(isl_iso_t *iso, isl_val_t *out) {
+  VALUE_CALL(iso, out, ISL_QTS_GetGlobalObject(&iso->inst, iso->ctx));
+}
 
 int isl_iso_new_number(isl_iso_t *iso, double d, isl_val_t *out) {
   VALUE_CALL(iso, out, ISL_QTS_NewFloat64(&iso->inst, iso->ctx, d));
 }
 
-int isl_iso_new_object(isl_iso_t *iso, isl_val_t *out) { VALUE_CALL(iso, out, ISL_QTS_NewObject(&iso->inst, iso->ctx)); }
+int isl_iso_new_object(isl_iso_t *iso, isl_val_t *out) {
+  VALUE_CALL(iso, out, ISL_QTS_NewObject(&iso->inst, iso->ctx));
+}
 
 int isl_iso_new_string(isl_iso_t *iso, const char *s, isl_val_t *out) {
   int rc = isl_iso__enter(iso);
@@ -476,8 +485,8 @@ double isl_iso_to_number(isl_iso_t *iso, isl_val_t v) {
 }
 
 const char *isl_iso_typeof(isl_iso_t *iso, isl_val_t v) {
-  static const char *const names[] = {"undefined", "object", "function", "string",
-                                      "number",    "boolean", "symbol",  "bigint"};
+  static const char *const names[] = {"undefined", "object",  "function", "string",
+                                      "number",    "boolean", "symbol",   "bigint"};
   if (isl_iso__enter(iso) < 0) return "unknown";
   volatile uint32_t p = 0;
   int trap;
@@ -621,9 +630,15 @@ void isl_iso_set_log(isl_iso_t *iso, isl_iso_log_fn fn, void *data) {
   iso->log_data = data;
 }
 
-const isl_iso_error_t *isl_iso_last_error(const isl_iso_t *iso) { return &iso->err; }
-int isl_iso_is_dead(const isl_iso_t *iso) { return iso->dead; }
-size_t isl_iso_memory_bytes(const isl_iso_t *iso) { return iso->mem.size; }
+const isl_iso_error_t *isl_iso_last_error(const isl_iso_t *iso) {
+  return &iso->err;
+}
+int isl_iso_is_dead(const isl_iso_t *iso) {
+  return iso->dead;
+}
+size_t isl_iso_memory_bytes(const isl_iso_t *iso) {
+  return iso->mem.size;
+}
 int isl_iso_set_limits(isl_iso_t *iso, const isl_iso_limits_t *limits) {
   isl_iso_limits_t l = *limits;
   limits_normalise(&l);
@@ -635,9 +650,15 @@ int isl_iso_set_limits(isl_iso_t *iso, const isl_iso_limits_t *limits) {
   return 0;
 }
 
-void isl_iso_set_time(isl_iso_t *iso, double ms) { iso->frozen_ms = ms; }
-void *isl_iso_get_data(const isl_iso_t *iso) { return iso->data; }
-void isl_iso_set_data(isl_iso_t *iso, void *data) { iso->data = data; }
+void isl_iso_set_time(isl_iso_t *iso, double ms) {
+  iso->frozen_ms = ms;
+}
+void *isl_iso_get_data(const isl_iso_t *iso) {
+  return iso->data;
+}
+void isl_iso_set_data(isl_iso_t *iso, void *data) {
+  iso->data = data;
+}
 
 int isl_iso_needs_recycle(const isl_iso_t *iso) {
   uint32_t grown = iso->mem.pages - iso->base_pages;

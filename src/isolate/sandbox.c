@@ -75,14 +75,14 @@ _Noreturn void isl_sbx__trap(int code) {
 
 const char *isl_sbx__trap_name(int code) {
   switch (code) {
-  case ISL_TRAP_TIMEOUT:
-    return "CPU time limit (hard stop)";
-  case ISL_TRAP_ABORT:
-    return "engine aborted";
-  case ISL_TRAP_DEAD:
-    return "nested call trapped";
-  default:
-    return wasm_rt_strerror((wasm_rt_trap_t)code);
+    case ISL_TRAP_TIMEOUT:
+      return "CPU time limit (hard stop)";
+    case ISL_TRAP_ABORT:
+      return "engine aborted";
+    case ISL_TRAP_DEAD:
+      return "nested call trapped";
+    default:
+      return wasm_rt_strerror((wasm_rt_trap_t)code);
   }
 }
 

@@ -142,8 +142,9 @@ TEST(iso_memory_bombs_end_in_errors) {
 TEST(iso_deep_recursion_is_an_error) {
   isl_iso_t *iso;
   CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
-  char *s = eval_str(iso, "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }"
-                          "try { f(1e6); 'no error' } catch (e) { e.constructor.name }");
+  char *s = eval_str(iso,
+                     "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }"
+                     "try { f(1e6); 'no error' } catch (e) { e.constructor.name }");
   CHECK_EQ_STR(s, "RangeError");
   free(s);
   /* Native-stack overflow in the engine (deep JSON) traps: the isolate dies,
@@ -226,18 +227,18 @@ static void *trap_worker(void *arg) {
     }
     int rc;
     switch (i % 3) {
-    case 0: /* native code that never polls for interrupts: hard-stop trap */
-      rc = run(iso, "JSON.stringify(deep)");
-      if (rc != ISL_ETIMEOUT || !isl_iso_is_dead(iso)) (*bad)++;
-      break;
-    case 1: /* an ordinary computation gives the right answer between traps */
-      rc = run(iso, "if ([...Array(100).keys()].reduce((a, b) => a + b) !== 4950) throw 1");
-      if (rc != 0) (*bad)++;
-      break;
-    default: /* CPU deadline */
-      rc = run(iso, "while (true) {}");
-      if (rc != ISL_ETIMEOUT || isl_iso_is_dead(iso)) (*bad)++;
-      break;
+      case 0: /* native code that never polls for interrupts: hard-stop trap */
+        rc = run(iso, "JSON.stringify(deep)");
+        if (rc != ISL_ETIMEOUT || !isl_iso_is_dead(iso)) (*bad)++;
+        break;
+      case 1: /* an ordinary computation gives the right answer between traps */
+        rc = run(iso, "if ([...Array(100).keys()].reduce((a, b) => a + b) !== 4950) throw 1");
+        if (rc != 0) (*bad)++;
+        break;
+      default: /* CPU deadline */
+        rc = run(iso, "while (true) {}");
+        if (rc != ISL_ETIMEOUT || isl_iso_is_dead(iso)) (*bad)++;
+        break;
     }
     isl_iso_free(iso);
   }

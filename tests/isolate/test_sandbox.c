@@ -69,5 +69,6 @@ TEST(sbx_create_destroy_cycles_stay_flat) {
   /* one 8 GiB reservation leaked per cycle would add terabytes */
   CHECK_MSG(vm1 - vm0 < 64 * 1024, "address space grew by %ld KB over %d cycles", vm1 - vm0, cycles);
   /* ASan's quarantine keeps freed blocks resident on purpose; LSan checks leaks there. */
-  if (!test_under_sanitizer()) CHECK_MSG(rss1 - rss0 < 16 * 1024, "RSS grew by %ld KB over %d cycles", rss1 - rss0, cycles);
+  if (!test_under_sanitizer())
+    CHECK_MSG(rss1 - rss0 < 16 * 1024, "RSS grew by %ld KB over %d cycles", rss1 - rss0, cycles);
 }
