@@ -38,11 +38,11 @@ release: $(BUILD)/release/isolde
 asan: $(BUILD)/asan/isolde
 
 # ---- the engine ---------------------------------------------------------------
-$(PKG)/emscripten-module.wasm $(PKG)/emscripten-module.cjs: scripts/fetch-engine.sh
+$(PKG)/emscripten-module.wasm $(PKG)/emscripten-module.cjs &: scripts/fetch-engine.sh
 	scripts/fetch-engine.sh $(ENGINE)
 	touch $(PKG)/emscripten-module.wasm $(PKG)/emscripten-module.cjs
 
-$(ENGINE)/qjs_w.c $(ENGINE)/qjs_w.h: $(PKG)/emscripten-module.wasm
+$(ENGINE)/qjs_w.c $(ENGINE)/qjs_w.h &: $(PKG)/emscripten-module.wasm
 	wasm2c -n qjs $< -o $(ENGINE)/qjs_w.c
 
 $(ENGINE)/engine_names_tool: tools/engine_names.c
@@ -65,7 +65,7 @@ $(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handle
 
 # ---- our code: one object folder per build flavour ------------------------------
 define flavour
-$(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h)
+$(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -c $$< -o $$@
 

@@ -2,23 +2,16 @@
 #include <stdlib.h>
 
 #include "isolate/isolate.h"
+#include "iso_helpers.h"
 #include "test.h"
-
-static char *eval_str(isl_iso_t *iso, const char *src) {
-  isl_val_t v;
-  if (isl_iso_eval(iso, src, strlen(src), "test.js", ISL_ISO_EVAL_SCRIPT, &v) < 0) return NULL;
-  char *s = isl_iso_to_cstring(iso, v);
-  isl_iso_release(iso, v);
-  return s;
-}
 
 TEST(iso_eval_returns_value) {
   isl_iso_t *iso;
   CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
-  char *s = eval_str(iso, "1 + 2");
+  char *s = test_eval_str(iso, "1 + 2");
   CHECK_EQ_STR(s, "3");
   free(s);
-  s = eval_str(iso, "[1,2,3].map(x => x * 2).join(',') + ' ' + typeof Math.random()");
+  s = test_eval_str(iso, "[1,2,3].map(x => x * 2).join(',') + ' ' + typeof Math.random()");
   CHECK_EQ_STR(s, "2,4,6 number");
   free(s);
   isl_iso_free(iso);
@@ -39,10 +32,10 @@ TEST(iso_host_function_round_trip) {
   isl_iso_t *iso;
   CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
   CHECK(isl_iso_define_function(iso, 0, "concat", host_concat, NULL) == 0);
-  char *s = eval_str(iso, "concat('a', 42)");
+  char *s = test_eval_str(iso, "concat('a', 42)");
   CHECK_EQ_STR(s, "a+42");
   free(s);
-  s = eval_str(iso, "try { concat(1) } catch (e) { e instanceof TypeError ? 'caught ' + e.message : 'wrong' }");
+  s = test_eval_str(iso, "try { concat(1) } catch (e) { e instanceof TypeError ? 'caught ' + e.message : 'wrong' }");
   CHECK_EQ_STR(s, "caught concat: want 2 arguments");
   free(s);
   isl_iso_free(iso);

@@ -5,22 +5,8 @@
 #include <time.h>
 
 #include "isolate/isolate.h"
+#include "iso_helpers.h"
 #include "test.h"
-
-static int run(isl_iso_t *iso, const char *src) {
-  isl_val_t v = 0;
-  int rc = isl_iso_eval(iso, src, strlen(src), "limits.js", ISL_ISO_EVAL_SCRIPT, &v);
-  if (rc == 0) isl_iso_release(iso, v);
-  return rc;
-}
-
-static char *eval_str(isl_iso_t *iso, const char *src) {
-  isl_val_t v;
-  if (isl_iso_eval(iso, src, strlen(src), "t.js", ISL_ISO_EVAL_SCRIPT, &v) < 0) return NULL;
-  char *s = isl_iso_to_cstring(iso, v);
-  isl_iso_release(iso, v);
-  return s;
-}
 
 static double cpu_ms(void) {
   struct timespec ts;
@@ -32,8 +18,8 @@ TEST(iso_isolates_do_not_share_globals) {
   isl_iso_t *a, *b;
   CHECK(isl_iso_new(NULL, &a, NULL) == 0);
   CHECK(isl_iso_new(NULL, &b, NULL) == 0);
-  CHECK(run(a, "globalThis.secret = 'A'; Array.prototype.evil = 1; Object.prototype.x = 2;") == 0);
-  char *s = eval_str(b, "typeof secret + ' ' + [].evil + ' ' + ({}).x");
+  CHECK(test_run(a, "globalThis.secret = 'A'; Array.prototype.evil = 1; Object.prototype.x = 2;") == 0);
+  char *s = test_eval_str(b, "typeof secret + ' ' + [].evil + ' ' + ({}).x");
   CHECK_EQ_STR(s, "undefined undefined undefined");
   free(s);
   isl_iso_free(a);
@@ -44,23 +30,23 @@ TEST(iso_snapshot_clones_are_independent) {
   isl_iso_t *tpl, *c1, *c2;
   isl_iso_snapshot_t *snap;
   CHECK(isl_iso_new(NULL, &tpl, NULL) == 0);
-  CHECK(run(tpl, "globalThis.counter = 40; function bump() { return ++counter; }") == 0);
+  CHECK(test_run(tpl, "globalThis.counter = 40; function bump() { return ++counter; }") == 0);
   CHECK(isl_iso_snapshot_new(tpl, &snap, NULL) == 0);
   CHECK(isl_iso_new_from_snapshot(snap, &c1, NULL) == 0);
   CHECK(isl_iso_new_from_snapshot(snap, &c2, NULL) == 0);
-  char *s = eval_str(c1, "bump(); Array.prototype.leak = 'c1'; bump()");
+  char *s = test_eval_str(c1, "bump(); Array.prototype.leak = 'c1'; bump()");
   CHECK_EQ_STR(s, "42");
   free(s);
-  s = eval_str(c2, "bump() + ' ' + [].leak");
+  s = test_eval_str(c2, "bump() + ' ' + [].leak");
   CHECK_EQ_STR(s, "41 undefined");
   free(s);
   /* The template is unaffected, and clones outlive it and the snapshot. */
-  s = eval_str(tpl, "counter");
+  s = test_eval_str(tpl, "counter");
   CHECK_EQ_STR(s, "40");
   free(s);
   isl_iso_free(tpl);
   isl_iso_snapshot_free(snap);
-  s = eval_str(c1, "bump() + ' ' + JSON.stringify(Array.from({length: 2000}, (_, i) => i)).length");
+  s = test_eval_str(c1, "bump() + ' ' + JSON.stringify(Array.from({length: 2000}, (_, i) => i)).length");
   CHECK_EQ_STR(s, "43 8891");
   free(s);
   isl_iso_free(c1);
@@ -75,12 +61,12 @@ TEST(iso_clones_have_own_random) {
   CHECK(isl_iso_new_from_snapshot(snap, &c1, NULL) == 0);
   CHECK(isl_iso_new_from_snapshot(snap, &c2, NULL) == 0);
   const char *src = "Array.from({length: 8}, () => Math.random()).join(',')";
-  char *r1 = eval_str(c1, src), *r2 = eval_str(c2, src);
+  char *r1 = test_eval_str(c1, src), *r2 = test_eval_str(c2, src);
   CHECK(r1 && r2);
   CHECK_MSG(strcmp(r1, r2) != 0, "two clones gave the same Math.random sequence: %s", r1);
   free(r1);
   free(r2);
-  char *s = eval_str(c1, "Array.from({length: 1000}, Math.random).every(x => x >= 0 && x < 1)");
+  char *s = test_eval_str(c1, "Array.from({length: 1000}, Math.random).every(x => x >= 0 && x < 1)");
   CHECK_EQ_STR(s, "true");
   free(s);
   isl_iso_free(c1);
@@ -95,18 +81,18 @@ TEST(iso_infinite_loop_stops_at_deadline) {
   CHECK(isl_iso_new(&lim, &loop, NULL) == 0);
   CHECK(isl_iso_new(NULL, &other, NULL) == 0);
   double t0 = cpu_ms();
-  int rc = run(loop, "while (true) {}");
+  int rc = test_run(loop, "while (true) {}");
   double spent = cpu_ms() - t0;
   CHECK_EQ_INT(rc, ISL_ETIMEOUT);
   CHECK_MSG(spent >= 49 && spent <= 52 + (test_under_sanitizer() ? 20 : 0), "stopped after %.2f ms CPU", spent);
   CHECK(!isl_iso_is_dead(loop)); /* interrupted, not trapped: still usable */
-  char *s = eval_str(loop, "'alive ' + (6 * 7)");
+  char *s = test_eval_str(loop, "'alive ' + (6 * 7)");
   CHECK_EQ_STR(s, "alive 42");
   free(s);
   /* try/catch cannot swallow the interrupt */
-  rc = run(loop, "for (;;) { try { while (true) {} } catch (e) {} }");
+  rc = test_run(loop, "for (;;) { try { while (true) {} } catch (e) {} }");
   CHECK_EQ_INT(rc, ISL_ETIMEOUT);
-  s = eval_str(other, "[1,2,3].reduce((a, b) => a + b)");
+  s = test_eval_str(other, "[1,2,3].reduce((a, b) => a + b)");
   CHECK_EQ_STR(s, "6");
   free(s);
   isl_iso_free(loop);
@@ -124,7 +110,7 @@ TEST(iso_memory_bombs_end_in_errors) {
   for (size_t i = 0; i < sizeof(bombs) / sizeof(bombs[0]); i++) {
     isl_iso_t *iso;
     CHECK(isl_iso_new(&lim, &iso, NULL) == 0);
-    int rc = run(iso, bombs[i]);
+    int rc = test_run(iso, bombs[i]);
     CHECK_MSG(rc == ISL_EMEMLIMIT || rc == ISL_EJS || rc == ISL_ETRAP, "bomb %zu: rc %d", i, rc);
     CHECK_MSG(rc != 0, "bomb %zu did not fail", i);
     CHECK_MSG(isl_iso_memory_bytes(iso) <= 32u << 20, "bomb %zu grew to %zu bytes", i, isl_iso_memory_bytes(iso));
@@ -133,7 +119,7 @@ TEST(iso_memory_bombs_end_in_errors) {
   /* the process and a new isolate are fine */
   isl_iso_t *ok;
   CHECK(isl_iso_new(NULL, &ok, NULL) == 0);
-  char *s = eval_str(ok, "'fine'");
+  char *s = test_eval_str(ok, "'fine'");
   CHECK_EQ_STR(s, "fine");
   free(s);
   isl_iso_free(ok);
@@ -142,19 +128,19 @@ TEST(iso_memory_bombs_end_in_errors) {
 TEST(iso_deep_recursion_is_an_error) {
   isl_iso_t *iso;
   CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
-  char *s = eval_str(iso,
+  char *s = test_eval_str(iso,
                      "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }"
                      "try { f(1e6); 'no error' } catch (e) { e.constructor.name }");
   CHECK_EQ_STR(s, "RangeError");
   free(s);
   /* Native-stack overflow in the engine (deep JSON) traps: the isolate dies,
    * nothing else does. */
-  int rc = run(iso, "let o = []; for (let i = 0; i < 1e5; i++) o = [o]; JSON.stringify(o).length");
+  int rc = test_run(iso, "let o = []; for (let i = 0; i < 1e5; i++) o = [o]; JSON.stringify(o).length");
   /* JSON.stringify never reaches an interrupt check: the hard stop traps it. */
   CHECK_MSG(rc == ISL_ETRAP || rc == ISL_EJS || rc == ISL_ETIMEOUT, "rc %d", rc);
   if (rc != ISL_EJS) {
     CHECK(isl_iso_is_dead(iso));
-    CHECK_EQ_INT(run(iso, "1"), ISL_EDEAD);
+    CHECK_EQ_INT(test_run(iso, "1"), ISL_EDEAD);
   }
   isl_iso_free(iso);
 }
@@ -214,7 +200,7 @@ static void *trap_worker(void *arg) {
   isl_iso_snapshot_t *snap;
   isl_iso_limits_t lim = {.cpu_ms = 3, .hard_stop_ms = 3};
   if (isl_iso_new(NULL, &tpl, NULL) != 0 ||
-      run(tpl, "globalThis.deep = []; for (let i = 0; i < 1e5; i++) deep = [deep];") != 0 ||
+      test_run(tpl, "globalThis.deep = []; for (let i = 0; i < 1e5; i++) deep = [deep];") != 0 ||
       isl_iso_set_limits(tpl, &lim) != 0 || isl_iso_snapshot_new(tpl, &snap, NULL) != 0) {
     *bad = -1;
     return NULL;
@@ -228,15 +214,15 @@ static void *trap_worker(void *arg) {
     int rc;
     switch (i % 3) {
       case 0: /* native code that never polls for interrupts: hard-stop trap */
-        rc = run(iso, "JSON.stringify(deep)");
+        rc = test_run(iso, "JSON.stringify(deep)");
         if (rc != ISL_ETIMEOUT || !isl_iso_is_dead(iso)) (*bad)++;
         break;
       case 1: /* an ordinary computation gives the right answer between traps */
-        rc = run(iso, "if ([...Array(100).keys()].reduce((a, b) => a + b) !== 4950) throw 1");
+        rc = test_run(iso, "if ([...Array(100).keys()].reduce((a, b) => a + b) !== 4950) throw 1");
         if (rc != 0) (*bad)++;
         break;
       default: /* CPU deadline */
-        rc = run(iso, "while (true) {}");
+        rc = test_run(iso, "while (true) {}");
         if (rc != ISL_ETIMEOUT || isl_iso_is_dead(iso)) (*bad)++;
         break;
     }
@@ -264,7 +250,7 @@ TEST(iso_ten_thousand_live) {
   isl_iso_t *tpl;
   isl_iso_snapshot_t *snap;
   CHECK(isl_iso_new(NULL, &tpl, NULL) == 0);
-  CHECK(run(tpl, "globalThis.id = 0; function hello(n) { id = n; return 'hi ' + n; }") == 0);
+  CHECK(test_run(tpl, "globalThis.id = 0; function hello(n) { id = n; return 'hi ' + n; }") == 0);
   CHECK(isl_iso_snapshot_new(tpl, &snap, NULL) == 0);
   isl_iso_t **isos = calloc(N, sizeof(*isos));
   CHECK(isos);
@@ -274,7 +260,7 @@ TEST(iso_ten_thousand_live) {
     made++;
     char src[64];
     snprintf(src, sizeof(src), "hello(%d)", i);
-    char *s = eval_str(isos[i], src);
+    char *s = test_eval_str(isos[i], src);
     char want[32];
     snprintf(want, sizeof(want), "hi %d", i);
     if (!s || strcmp(s, want) != 0) wrong++;
@@ -282,7 +268,7 @@ TEST(iso_ten_thousand_live) {
   }
   /* every one kept its own state */
   for (int i = 0; i < made; i += 997) {
-    char *s = eval_str(isos[i], "String(id)");
+    char *s = test_eval_str(isos[i], "String(id)");
     char want[16];
     snprintf(want, sizeof(want), "%d", i);
     if (!s || strcmp(s, want) != 0) wrong++;
