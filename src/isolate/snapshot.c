@@ -87,7 +87,7 @@ int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *s, isl_iso_t **out, isl_
     if (s->table.data[i].func) inst->w2c_T0.data[i].module_instance = inst;
   }
   memcpy(iso->fns, s->fns, s->n_fns * sizeof(isl_iso_fn_t));
-  iso->n_fns = iso->cap_fns = s->n_fns ? s->n_fns : 1;
+  iso->cap_fns = s->n_fns ? s->n_fns : 1;
   iso->n_fns = s->n_fns;
   iso->rt = s->rt;
   iso->ctx = s->ctx;

@@ -19,9 +19,7 @@ TEST(iso_isolates_do_not_share_globals) {
   CHECK(isl_iso_new(NULL, &a, NULL) == 0);
   CHECK(isl_iso_new(NULL, &b, NULL) == 0);
   CHECK(test_run(a, "globalThis.secret = 'A'; Array.prototype.evil = 1; Object.prototype.x = 2;") == 0);
-  char *s = test_eval_str(b, "typeof secret + ' ' + [].evil + ' ' + ({}).x");
-  CHECK_EQ_STR(s, "undefined undefined undefined");
-  free(s);
+  CHECK_EVAL(b, "typeof secret + ' ' + [].evil + ' ' + ({}).x", "undefined undefined undefined");
   isl_iso_free(a);
   isl_iso_free(b);
 }
@@ -34,21 +32,13 @@ TEST(iso_snapshot_clones_are_independent) {
   CHECK(isl_iso_snapshot_new(tpl, &snap, NULL) == 0);
   CHECK(isl_iso_new_from_snapshot(snap, &c1, NULL) == 0);
   CHECK(isl_iso_new_from_snapshot(snap, &c2, NULL) == 0);
-  char *s = test_eval_str(c1, "bump(); Array.prototype.leak = 'c1'; bump()");
-  CHECK_EQ_STR(s, "42");
-  free(s);
-  s = test_eval_str(c2, "bump() + ' ' + [].leak");
-  CHECK_EQ_STR(s, "41 undefined");
-  free(s);
+  CHECK_EVAL(c1, "bump(); Array.prototype.leak = 'c1'; bump()", "42");
+  CHECK_EVAL(c2, "bump() + ' ' + [].leak", "41 undefined");
   /* The template is unaffected, and clones outlive it and the snapshot. */
-  s = test_eval_str(tpl, "counter");
-  CHECK_EQ_STR(s, "40");
-  free(s);
+  CHECK_EVAL(tpl, "counter", "40");
   isl_iso_free(tpl);
   isl_iso_snapshot_free(snap);
-  s = test_eval_str(c1, "bump() + ' ' + JSON.stringify(Array.from({length: 2000}, (_, i) => i)).length");
-  CHECK_EQ_STR(s, "43 8891");
-  free(s);
+  CHECK_EVAL(c1, "bump() + ' ' + JSON.stringify(Array.from({length: 2000}, (_, i) => i)).length", "43 8891");
   isl_iso_free(c1);
   isl_iso_free(c2);
 }
@@ -66,9 +56,7 @@ TEST(iso_clones_have_own_random) {
   CHECK_MSG(strcmp(r1, r2) != 0, "two clones gave the same Math.random sequence: %s", r1);
   free(r1);
   free(r2);
-  char *s = test_eval_str(c1, "Array.from({length: 1000}, Math.random).every(x => x >= 0 && x < 1)");
-  CHECK_EQ_STR(s, "true");
-  free(s);
+  CHECK_EVAL(c1, "Array.from({length: 1000}, Math.random).every(x => x >= 0 && x < 1)", "true");
   isl_iso_free(c1);
   isl_iso_free(c2);
   isl_iso_free(tpl);
@@ -86,15 +74,11 @@ TEST(iso_infinite_loop_stops_at_deadline) {
   CHECK_EQ_INT(rc, ISL_ETIMEOUT);
   CHECK_MSG(spent >= 49 && spent <= 52 + (test_under_sanitizer() ? 20 : 0), "stopped after %.2f ms CPU", spent);
   CHECK(!isl_iso_is_dead(loop)); /* interrupted, not trapped: still usable */
-  char *s = test_eval_str(loop, "'alive ' + (6 * 7)");
-  CHECK_EQ_STR(s, "alive 42");
-  free(s);
+  CHECK_EVAL(loop, "'alive ' + (6 * 7)", "alive 42");
   /* try/catch cannot swallow the interrupt */
   rc = test_run(loop, "for (;;) { try { while (true) {} } catch (e) {} }");
   CHECK_EQ_INT(rc, ISL_ETIMEOUT);
-  s = test_eval_str(other, "[1,2,3].reduce((a, b) => a + b)");
-  CHECK_EQ_STR(s, "6");
-  free(s);
+  CHECK_EVAL(other, "[1,2,3].reduce((a, b) => a + b)", "6");
   isl_iso_free(loop);
   isl_iso_free(other);
 }
@@ -119,9 +103,7 @@ TEST(iso_memory_bombs_end_in_errors) {
   /* the process and a new isolate are fine */
   isl_iso_t *ok;
   CHECK(isl_iso_new(NULL, &ok, NULL) == 0);
-  char *s = test_eval_str(ok, "'fine'");
-  CHECK_EQ_STR(s, "fine");
-  free(s);
+  CHECK_EVAL(ok, "'fine'", "fine");
   isl_iso_free(ok);
 }
 
@@ -129,8 +111,8 @@ TEST(iso_deep_recursion_is_an_error) {
   isl_iso_t *iso;
   CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
   char *s = test_eval_str(iso,
-                     "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }"
-                     "try { f(1e6); 'no error' } catch (e) { e.constructor.name }");
+                          "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }"
+                          "try { f(1e6); 'no error' } catch (e) { e.constructor.name }");
   CHECK_EQ_STR(s, "RangeError");
   free(s);
   /* Native-stack overflow in the engine (deep JSON) traps: the isolate dies,
