@@ -13,24 +13,29 @@
 
 CC      ?= gcc
 BUILD   ?= build
-ENGINE  := $(BUILD)/engine
+# Generated inputs (the engine, the JS prelude) are shared by every flavour
+# and every BUILD folder, so a second checkout of objects costs no engine build.
+ENGINE  := build/engine
+GEN     := build/gen
 PKG     := $(ENGINE)/package/dist
+ESBUILD := node_modules/.bin/esbuild
 
 WARN    := -Wall -Wextra -Werror
-COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -fstack-clash-protection
+COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -fstack-clash-protection
 REL_CFLAGS  := $(COMMON) $(WARN) -O2
 ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS    := -lpthread -lm
+LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lpthread -lm
 
 # wasm2c output and Debian's wasm runtime build with their own flags.
 ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include
 RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__trap -include src/isolate/trap_handler.h
 
-LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c)
+LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/runtime/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
 ENGINE_OBJ := $(ENGINE)/qjs_w.o $(ENGINE)/wasm-rt-impl.o
 GEN_HDR  := $(ENGINE)/engine_names.h $(ENGINE)/qjs_w.h
+PRELUDE_JS := $(wildcard src/runtime/js/*.js)
 
 .PHONY: all release asan test test-release test-asan format lint clean bench-isolates
 all: release
@@ -63,16 +68,39 @@ $(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handle
 	@mkdir -p $(ENGINE)
 	$(CC) $(ENGINE_CFLAGS) $(RT_FLAGS) -c $< -o $@
 
+# ---- the JavaScript prelude (src/runtime/js) -----------------------------------
+# npm ci installs the pinned, integrity-checked build tools and libraries of
+# package-lock.json; esbuild bundles the prelude with them into one script
+# that tools/embed.c turns into a C array.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(GEN)/prelude.js: $(PRELUDE_JS) node_modules/.package-lock.json
+	@mkdir -p $(GEN)
+	$(ESBUILD) src/runtime/js/index.js --bundle --format=iife --target=es2022 \
+	  --legal-comments=none --log-level=warning --outfile=$@
+
+$(GEN)/embed_tool: tools/embed.c
+	@mkdir -p $(GEN)
+	$(CC) -std=c11 $(WARN) -O1 -o $@ $<
+
+$(GEN)/prelude_js.c: $(GEN)/prelude.js $(GEN)/embed_tool
+	$(GEN)/embed_tool isl_rt__prelude_js $< $@
+
 # ---- our code: one object folder per build flavour ------------------------------
 define flavour
 $(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -c $$< -o $$@
 
-$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ)
+$(BUILD)/$(1)/prelude_js.o: $(GEN)/prelude_js.c
+	$$(CC) -c $$< -o $$@
+
+$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 
-$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(TEST_SRC)) $(ENGINE_OBJ)
+$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(TEST_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 endef
 $(eval $(call flavour,release,$(REL_CFLAGS)))

@@ -2,10 +2,11 @@
 # Install everything Isolde needs on a fresh Debian 12 machine (run as root).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
-pkgs=(build-essential wabt openssl ca-certificates)
+pkgs=(build-essential wabt openssl ca-certificates pkg-config
+      libuv1-dev libhttp-parser-dev libcjson-dev libssl-dev libcurl4-openssl-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-# npm (for `npm pack` of the engine) may come from another Node.js install.
+# npm (for the engine and the prelude's build tools, see package.json) may come from another Node.js install.
 command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive

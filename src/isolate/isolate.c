@@ -519,26 +519,64 @@ int isl_iso_promise_result(isl_iso_t *iso, isl_val_t promise, isl_val_t *out) {
   VALUE_CALL(iso, out, ISL_QTS_PromiseResult(&iso->inst, iso->ctx, promise ? promise : isl_iso__undefined));
 }
 
+int isl_iso_array_buffer_copy(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  volatile uint32_t n = 0, data = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, {
+    n = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+    data = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+  });
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  /* The engine hands back a copy in guest memory, or 0 for a non-buffer
+   * (and possibly for an empty one). */
+  const uint8_t *src = data ? isl_mem__ptr(&iso->mem, data, n) : NULL;
+  if (!src && n) {
+    guest_free(iso, data);
+    return ISL_EINVAL;
+  }
+  *buf = malloc(n ? n : 1);
+  if (!*buf) {
+    guest_free(iso, data);
+    return ISL_ENOMEM;
+  }
+  if (n) memcpy(*buf, src, n);
+  *len = n;
+  guest_free(iso, data);
+  return 0;
+}
+
+int isl_iso_new_array_buffer(isl_iso_t *iso, const void *bytes, size_t len, isl_val_t *out) {
+  *out = 0;
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  if (len >= UINT32_MAX) return ISL_EINVAL;
+  volatile uint32_t data = 0, ab = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, data = ISL_QTS_malloc(&iso->inst, (u32)len ? (u32)len : 1));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if (!data) return isl_iso__check(iso, 0);
+  if (len) memcpy(isl_mem__ptr(&iso->mem, data, len), bytes, len);
+  /* The ArrayBuffer takes the guest buffer and frees it when collected. */
+  ISL_SBX_RUN(iso, trap, ab = ISL_QTS_NewArrayBuffer(&iso->inst, iso->ctx, data, (u32)len));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  return finish(iso, ab, out);
+}
+
 int isl_iso_to_bjson(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len) {
   int rc = isl_iso__enter(iso);
   if (rc < 0) return rc;
-  volatile uint32_t ab = 0, n = 0, data = 0;
+  volatile uint32_t ab = 0;
   int trap;
   ISL_SBX_RUN(iso, trap, ab = ISL_QTS_bjson_encode(&iso->inst, iso->ctx, v ? v : isl_iso__undefined));
   if (trap) return isl_iso__fail_trap(iso, trap);
   if ((rc = isl_iso__check(iso, ab)) < 0) return rc;
-  ISL_SBX_RUN(iso, trap, {
-    n = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, ab);
-    data = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, ab);
-  });
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  const uint8_t *src = isl_mem__ptr(&iso->mem, data, n);
-  *buf = src ? malloc(n ? n : 1) : NULL;
-  if (*buf) memcpy(*buf, src, n);
-  *len = n;
-  guest_free(iso, data);
+  rc = isl_iso_array_buffer_copy(iso, ab, buf, len);
   isl_iso_release(iso, ab);
-  return *buf ? 0 : isl_iso__check(iso, 0);
+  return rc;
 }
 
 int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t *out) {

@@ -147,6 +147,11 @@ char *isl_iso_to_cstring(isl_iso_t *iso, isl_val_t v);
 double isl_iso_to_number(isl_iso_t *iso, isl_val_t v);
 /* typeof v, as a static string ("unknown" when the isolate is dead). */
 const char *isl_iso_typeof(isl_iso_t *iso, isl_val_t v);
+/* A new ArrayBuffer holding a copy of len bytes of data (borrowed). */
+int isl_iso_new_array_buffer(isl_iso_t *iso, const void *data, size_t len, isl_val_t *out);
+/* The bytes of ArrayBuffer v, copied into *buf from malloc (owned by the
+ * caller, never NULL on success). ISL_EINVAL when v is not an ArrayBuffer. */
+int isl_iso_array_buffer_copy(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len);
 /* Binary JSON (QuickJS's object serialisation): *buf from malloc, owned. */
 int isl_iso_to_bjson(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len);
 int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t *out);

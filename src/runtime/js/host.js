@@ -1,0 +1,24 @@
+/*
+ * host.js - the functions the C host gives the prelude (src/runtime/host_*.c).
+ *
+ * The host defines them on globalThis.__isolde_host before the prelude runs;
+ * the prelude takes the object and removes the global, so tenant code can
+ * only reach the host through the Web APIs built on it.
+ *
+ * Binary data crosses the boundary as ArrayBuffer (never typed arrays).
+ *
+ *   log(level, text)              level: "debug" | "info" | "log" | "warn" | "error"
+ *   random(n) -> ArrayBuffer      n bytes from the host's CSPRNG (n <= 65536)
+ *   digest(alg, data) -> ArrayBuffer            alg: "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512"
+ *   hmac(alg, key, data) -> ArrayBuffer         same algs
+ *   timerStart(id, ms), timerStop(id)           the host later calls entry.timer(id)
+ *   respond(reqId, status, statusText, headerText)   headerText: "name: value\n" lines
+ *   write(reqId, data: ArrayBuffer) -> bool     false once the client is gone
+ *   end(reqId)
+ *   fail(reqId, message)          500 for the client, message (a stack) for the tenant log
+ *   done(reqId)                   the request and its waitUntil work are finished
+ */
+const host = globalThis.__isolde_host;
+delete globalThis.__isolde_host;
+if (!host) throw new Error("prelude: the host functions are missing");
+export default host;

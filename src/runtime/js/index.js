@@ -1,0 +1,11 @@
+/*
+ * index.js - the in-isolate half of Isolde's Workers API, bundled by
+ * esbuild into one script that runs once per worker before its code and is
+ * captured in the worker's snapshot. Order matters: each module may use the
+ * globals installed by the ones above it.
+ */
+import host from "./host.js";
+import entry from "./entry.js";
+
+Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
+void host;

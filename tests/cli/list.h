@@ -1,0 +1,1 @@
+/* Tests of src/cli, by name: X(name) runs test_name from tests/cli/test_*.c. */
