@@ -698,6 +698,10 @@ void isl_iso_set_data(isl_iso_t *iso, void *data) {
   iso->data = data;
 }
 
+int isl_iso_hit_memory_cap(const isl_iso_t *iso) {
+  return iso->oom;
+}
+
 int isl_iso_needs_recycle(const isl_iso_t *iso) {
   uint32_t grown = iso->mem.pages - iso->base_pages;
   /* More than 16 MiB and more than the size it started at. */

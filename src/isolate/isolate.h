@@ -175,6 +175,9 @@ const isl_iso_error_t *isl_iso_last_error(const isl_iso_t *iso);
 int isl_iso_is_dead(const isl_iso_t *iso);
 /* Bytes of linear memory the isolate has grown to (it never shrinks). */
 size_t isl_iso_memory_bytes(const isl_iso_t *iso);
+/* True when the memory cap refused the engine more memory during the last
+ * top-level call (even if JS caught the resulting error). */
+int isl_iso_hit_memory_cap(const isl_iso_t *iso);
 /* True when the isolate has grown so far past its snapshot that it should be
  * replaced by a fresh clone once idle (linear memory never shrinks). */
 int isl_iso_needs_recycle(const isl_iso_t *iso);
