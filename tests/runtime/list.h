@@ -1,1 +1,10 @@
 /* Tests of src/runtime, by name: X(name) runs test_name from tests/runtime/test_*.c. */
+X(router_exact_host_and_path)
+X(router_wildcard_subdomain_excludes_apex)
+X(router_wildcard_apex_and_subdomains)
+X(router_path_prefix)
+X(router_ignores_port_query_case_and_scheme)
+X(router_precedence_most_specific_wins)
+X(router_no_match_on_empty_router)
+X(router_rejects_invalid_patterns)
+X(router_five_thousand_routes)
