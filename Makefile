@@ -32,6 +32,8 @@ RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__tra
 
 LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/runtime/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
+# The tests link everything but main() of the command-line tool.
+CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))
 TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
 ENGINE_OBJ := $(ENGINE)/qjs_w.o $(ENGINE)/wasm-rt-impl.o
 GEN_HDR  := $(ENGINE)/engine_names.h $(ENGINE)/qjs_w.h
@@ -100,7 +102,7 @@ $(BUILD)/$(1)/prelude_js.o: $(GEN)/prelude_js.c
 $(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 
-$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(TEST_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
+$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(TEST_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 endef
 $(eval $(call flavour,release,$(REL_CFLAGS)))

@@ -11,7 +11,6 @@
 /* The test binary links src/ but not src/cli (whose main.c has main()), so
  * the code under test is compiled in here. Drop this line once the
  * Makefile links src/cli (but main.c) into isolde-tests. */
-#include "cli/config.c"
 
 static int parse(const char *json, isl_cli_config_t *c, isl_err_t *err) {
   return isl_cli_config_parse(json, strlen(json), "isolde.json", NULL, c, err);

@@ -74,7 +74,7 @@ int test_server_dir(test_server_t *s) {
 }
 
 const char *test_server_write(test_server_t *s, const char *name, const char *content) {
-  static char path[256];
+  static char path[512];
   if (test_server_dir(s) < 0) return NULL;
   snprintf(path, sizeof(path), "%s/%s", s->dir, name);
   char *slash = strrchr(path, '/');

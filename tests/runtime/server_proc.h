@@ -12,9 +12,9 @@
 typedef struct {
   pid_t pid;
   int port;
-  char out_path[64]; /* stdout */
-  char err_path[64]; /* stderr */
-  char dir[64];      /* a temporary folder for scripts and configs */
+  char out_path[256]; /* stdout */
+  char err_path[256]; /* stderr */
+  char dir[64];       /* a temporary folder for scripts and configs */
 } test_server_t;
 
 /* Makes s->dir and writes `content` to s->dir/name; returns the path (static buffer). */
