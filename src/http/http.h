@@ -1,0 +1,220 @@
+/*
+ * http.h - the contract of src/http: Isolde's HTTP/1.1 server.
+ *
+ * The server runs `threads` event loops, one per thread, each with its own
+ * listening socket bound with SO_REUSEPORT to the same address, so the
+ * kernel spreads connections over the loops and a connection lives on one
+ * loop for its whole life. Requests are parsed by http-parser and handed to
+ * a handler vtable (isl_http_handler_t) one at a time per connection; the
+ * handler answers at once or later with isl_http_res_*. Bodies stream in
+ * both directions, nothing is buffered whole. Limits (header size, body
+ * size, timeouts, connection count) are enforced here, each with its status
+ * and a short plain-text body; see docs/http.md.
+ *
+ * What it owns: sockets, parsing, keep-alive, pipelining, framing (Content-
+ * Length, chunked), Date/Connection headers, timeouts, graceful stop.
+ * What it does not do: routing, JS, TLS, HTTP/2, upgrades (CONNECT gets 501,
+ * Upgrade headers are passed through and ignored), compression.
+ *
+ * Threads: isl_http_server_new/run/free are called from one thread;
+ * isl_http_server_stop from any thread or a signal handler. Every handler
+ * callback runs on the loop thread that owns the connection, and all
+ * isl_http_req_* / isl_http_res_* calls on a request must be made on that
+ * loop's thread (from a callback or any later uv callback of that loop).
+ */
+#ifndef ISL_HTTP_H
+#define ISL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "common/err.h"
+
+/* ---- tunables (0 in the config means these) ------------------------------ */
+#ifndef ISL_HTTP_MAX_HEADER_BYTES
+#define ISL_HTTP_MAX_HEADER_BYTES (32u << 10)
+#endif
+#ifndef ISL_HTTP_MAX_BODY_BYTES
+#define ISL_HTTP_MAX_BODY_BYTES (100ull << 20)
+#endif
+#ifndef ISL_HTTP_HEADER_TIMEOUT_MS
+#define ISL_HTTP_HEADER_TIMEOUT_MS 10000u
+#endif
+#ifndef ISL_HTTP_BODY_TIMEOUT_MS
+#define ISL_HTTP_BODY_TIMEOUT_MS 10000u
+#endif
+#ifndef ISL_HTTP_IDLE_TIMEOUT_MS
+#define ISL_HTTP_IDLE_TIMEOUT_MS 60000u
+#endif
+#ifndef ISL_HTTP_MAX_CONNECTIONS
+#define ISL_HTTP_MAX_CONNECTIONS 10000u
+#endif
+#ifndef ISL_HTTP_DRAIN_TIMEOUT_MS
+#define ISL_HTTP_DRAIN_TIMEOUT_MS 30000u
+#endif
+/* Headers per request; more -> 431. */
+#ifndef ISL_HTTP_MAX_HEADERS
+#define ISL_HTTP_MAX_HEADERS 100u
+#endif
+/* After an error response or a Connection: close response, how long the
+ * server keeps reading (and discarding) until the client closes, so that
+ * unread request bytes do not turn the close into a reset that destroys the
+ * response. */
+#ifndef ISL_HTTP_LINGER_MS
+#define ISL_HTTP_LINGER_MS 2000u
+#endif
+/* Unparsed bytes buffered per connection (pipelined requests waiting for
+ * the current response) before the server stops reading from it. */
+#ifndef ISL_HTTP_MAX_PENDING_INPUT
+#define ISL_HTTP_MAX_PENDING_INPUT (64u << 10)
+#endif
+
+typedef struct isl_http_server_s isl_http_server_t;
+typedef struct isl_http_loop_s isl_http_loop_t; /* one event loop thread */
+typedef struct isl_http_req_s isl_http_req_t;   /* one request/response exchange */
+
+/* Public parts of the loop and request objects; the server allocates them
+ * (with private state after these fields) and owns them. */
+struct isl_http_loop_s {
+  void *data; /* the handler's slot: NULL until the handler sets it (typically in on_loop_start) */
+};
+struct isl_http_req_s {
+  void *data; /* the handler's slot: NULL until the handler sets it */
+};
+
+typedef struct {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} isl_http_header_t;
+
+typedef struct {
+  const char *host;           /* listen address (IPv4 or IPv6 literal), borrowed; NULL = "127.0.0.1" */
+  int port;                   /* 0 = pick a free port (all loops then share that port) */
+  unsigned threads;           /* event loops (threads); 0 = number of CPUs */
+  size_t max_header_bytes;    /* request line + headers; over -> 431 (414 if the target alone); 0 = default */
+  uint64_t max_body_bytes;    /* over -> 413 (on Content-Length up front, and while streaming chunked); 0 = default */
+  uint32_t header_timeout_ms; /* headers not complete in time -> 408 + close; 0 = default */
+  uint32_t body_timeout_ms;   /* no body bytes for this long while a body is expected -> 408 + close; 0 = default */
+  uint32_t idle_timeout_ms;   /* keep-alive connection with no request -> silent close; 0 = default */
+  uint32_t max_connections;   /* open connections over all loops; over -> 503 + close; 0 = default */
+  uint32_t drain_timeout_ms;  /* graceful stop: max wait for in-flight requests; 0 = default */
+} isl_http_config_t;
+
+typedef struct {
+  /* Called on each loop thread when it starts / after it has drained (all
+   * connections closed) during stop; the handler can set loop->data.
+   * on_loop_stop must close any uv handles the handler opened on that loop. */
+  void (*on_loop_start)(isl_http_loop_t *loop);
+  void (*on_loop_stop)(isl_http_loop_t *loop);
+  /* Request line + headers parsed. The handler answers now or later (async)
+   * with isl_http_res_*. */
+  void (*on_request)(isl_http_req_t *req);
+  /* Decoded (de-chunked) body bytes, borrowed for the call. */
+  void (*on_body)(isl_http_req_t *req, const char *data, size_t len);
+  /* Always called once after on_request, also for an empty body, unless
+   * aborted first or the handler released req before the body ended. */
+  void (*on_body_end)(isl_http_req_t *req);
+  /* The client went away (or a limit tripped) before the exchange finished
+   * (body read and response ended). The handler must stop using req after
+   * this returns, except that calling isl_http_res_* on it is still allowed
+   * and is a no-op until the handler calls isl_http_req_release(req). */
+  void (*on_abort)(isl_http_req_t *req);
+  void *data;
+} isl_http_handler_t;
+
+/* ---- server ---------------------------------------------------------------- */
+
+/* Makes the loops and binds and listens on every loop's socket now, in the
+ * caller's thread, so a busy port fails here: code UV_EADDRINUSE and
+ * err->msg "127.0.0.1:8787 is already in use" (also when another process
+ * holds the port with SO_REUSEPORT). cfg and h are copied. *out is owned:
+ * isl_http_server_free. */
+int isl_http_server_new(const isl_http_config_t *cfg, const isl_http_handler_t *h, isl_http_server_t **out,
+                        isl_err_t *err);
+/* The actual port. */
+int isl_http_server_port(const isl_http_server_t *s);
+/* The number of loops (threads). */
+unsigned isl_http_server_threads(const isl_http_server_t *s);
+/* Starts the loop threads and blocks until stopped and drained. Returns 0,
+ * or a negative code if a thread could not be started. Call it once. */
+int isl_http_server_run(isl_http_server_t *s);
+/* Async-signal-safe and thread-safe; may be called before or during run,
+ * any number of times. Stops accepting (listeners close, new connections are
+ * refused), lets in-flight requests finish (their responses get
+ * Connection: close), closes idle connections; after drain_timeout_ms the
+ * rest are aborted. Then each loop calls on_loop_stop and exits. */
+void isl_http_server_stop(isl_http_server_t *s);
+/* After run has returned, or instead of run. NULL is allowed. Requests the
+ * handler never released are freed here. */
+void isl_http_server_free(isl_http_server_t *s);
+
+/* ---- loops ----------------------------------------------------------------- */
+
+/* The loop's uv loop (until on_loop_stop returns), for the handler's own
+ * timers and I/O on that thread. */
+uv_loop_t *isl_http_loop_uv(isl_http_loop_t *loop);
+/* 0 .. threads-1 */
+unsigned isl_http_loop_index(const isl_http_loop_t *loop);
+/* The server the loop belongs to (borrowed). */
+isl_http_server_t *isl_http_loop_server(isl_http_loop_t *loop);
+/* The handler's data pointer (isl_http_handler_t.data). */
+void *isl_http_server_handler_data(const isl_http_server_t *s);
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Strings below are borrowed until isl_http_req_release. */
+isl_http_loop_t *isl_http_req_loop(isl_http_req_t *req);
+const char *isl_http_req_method(const isl_http_req_t *req); /* "GET" */
+const char *isl_http_req_target(const isl_http_req_t *req); /* raw request-target, NUL-terminated: "/a?b=1" */
+/* HTTP minor version of the request: 0 or 1. */
+int isl_http_req_version_minor(const isl_http_req_t *req);
+size_t isl_http_req_header_count(const isl_http_req_t *req);
+/* Header i in arrival order (name and value NUL-terminated too), or NULL. */
+const isl_http_header_t *isl_http_req_header(const isl_http_req_t *req, size_t i);
+/* First match, case-insensitive, NUL-terminated, or NULL. */
+const char *isl_http_req_header_get(const isl_http_req_t *req, const char *name);
+/* Content-Length > 0 or chunked. */
+int isl_http_req_has_body(const isl_http_req_t *req);
+/* The client's address: "127.0.0.1". */
+const char *isl_http_req_remote_addr(const isl_http_req_t *req);
+/* The handler is done with req (after res_end, or after on_abort). The
+ * server frees req when it is both released and finished on the wire.
+ * Releasing a request whose response has not ended ends the exchange: 500
+ * if nothing was sent, otherwise the connection is closed. */
+void isl_http_req_release(isl_http_req_t *req);
+/* Bytes queued for this connection but not yet written (for back-pressure);
+ * 0 after abort. */
+size_t isl_http_req_pending_bytes(const isl_http_req_t *req);
+/* 1 after on_abort (or when the connection is gone), else 0. */
+int isl_http_req_aborted(const isl_http_req_t *req);
+
+/* ---- responses ----------------------------------------------------------------
+ * All return 0, ISL_EINVAL on misuse (wrong order, bad status, more bytes
+ * than content_length), or 0 doing nothing when the request was aborted.
+ */
+
+/* headers (n of them) are copied. content_length -1 = chunked transfer
+ * encoding (HTTP/1.0 client: close-delimited). The server adds Date and
+ * Connection (and Content-Length / Transfer-Encoding) itself and drops any
+ * of those the handler passed. HEAD requests and 204/304 responses get no
+ * body bytes on the wire (writes are accepted and dropped). status 200..999;
+ * reason NULL = the standard one. */
+int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                       int64_t content_length);
+/* Copies data; may be called many times (streaming). */
+int isl_http_res_write(isl_http_req_t *req, const void *data, size_t len);
+/* Ends the response. If fewer bytes than content_length were written, the
+ * connection is closed after them. */
+int isl_http_res_end(isl_http_req_t *req);
+/* Convenience: start + write + end with a text body; content_type NULL =
+ * "text/plain; charset=utf-8". */
+int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_type, const char *body);
+
+/* The standard reason phrase of status ("Not Found"), or "Unknown". */
+const char *isl_http_status_reason(int status);
+
+#endif
