@@ -10,7 +10,8 @@
  *             is built until someone touches `.body`, so the common case of
  *             a worker returning a string never makes a stream, and the
  *             host can send it with a Content-Length in one write
- *   "blob"    a Blob, read when the body is read
+ *   "blob"    a Blob, whose bytes are copied only when the body is read
+ *             (blobBytes() shares the Blob's own, which must not change)
  *   "stream"  a ReadableStream (the tenant's, the client's, or ours once
  *             `.body` was touched)
  * `used` marks a body that was consumed without a stream ever existing;
@@ -25,7 +26,9 @@ import {
   streamKnownLength,
   asBytes,
 } from "./streams.js";
-import { parseFormBody, serializeFormData } from "./formdata.js";
+import { exposeInterface } from "./domexception.js";
+import { FormData, parseFormBody, serializeFormData } from "./formdata.js";
+import { Blob, blobBytes } from "./blob.js";
 import { utf8Encode, utf8Decode } from "./encoding.js";
 
 const USED = "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.";
@@ -71,17 +74,16 @@ export function extractBody(init) {
   if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) {
     return { state: newState("bytes", asBytes(init).slice()), contentType: null };
   }
-  const G = globalThis;
-  if (G.Blob && init instanceof G.Blob) {
+  if (init instanceof Blob) {
     return { state: newState("blob", init), contentType: init.type === "" ? null : init.type };
   }
-  if (G.URLSearchParams && init instanceof G.URLSearchParams) {
+  if (globalThis.URLSearchParams && init instanceof globalThis.URLSearchParams) {
     return {
       state: newState("bytes", ownBytes(utf8Encode(init.toString()))),
       contentType: "application/x-www-form-urlencoded;charset=UTF-8",
     };
   }
-  if (G.FormData && init instanceof G.FormData) {
+  if (init instanceof FormData) {
     const { bytes, contentType } = serializeFormData(init);
     return { state: newState("bytes", ownBytes(bytes)), contentType };
   }
@@ -134,10 +136,10 @@ async function consume(obj) {
       return b;
     }
     case "blob": {
-      const blob = s.blob;
+      const b = blobBytes(s.blob).slice();
       s.blob = null;
       s.used = true;
-      return new Uint8Array(await blob.arrayBuffer());
+      return b;
     }
     default: {
       const all = readAllBytes(s.stream);
@@ -179,7 +181,7 @@ export class Body {
         s.kind = "stream";
         return s.stream;
       case "blob":
-        s.stream = s.used ? usedStream() : s.blob.stream();
+        s.stream = s.used ? usedStream() : streamFromBytes(blobBytes(s.blob).slice());
         s.blob = null;
         s.kind = "stream";
         return s.stream;
@@ -212,18 +214,15 @@ export class Body {
   async blob() {
     const u8 = await consume(this);
     const type = this.headers.get("content-type");
-    return new globalThis.Blob([u8], { type: type === null ? "" : type });
+    return new Blob([u8], { type: type === null ? "" : type });
   }
 
   async formData() {
     const contentType = this.headers.get("content-type");
     const essence = mimeEssence(contentType);
     const u8 = await consume(this);
-    if (essence === "multipart/form-data") return parseFormBody(u8, contentType);
-    if (essence === "application/x-www-form-urlencoded") {
-      const fd = new globalThis.FormData();
-      for (const [k, v] of new globalThis.URLSearchParams(utf8Decode(u8))) fd.append(k, v);
-      return fd;
+    if (essence === "multipart/form-data" || essence === "application/x-www-form-urlencoded") {
+      return parseFormBody(u8, contentType);
     }
     throw new TypeError(
       "Unrecognized Content-Type header value. FormData can only parse the following MIME types: " +
@@ -231,6 +230,8 @@ export class Body {
     );
   }
 }
+
+exposeInterface("Body", Body, false);
 
 /* ---- internal helpers for request.js, response.js and dispatch.js ---------------- */
 
@@ -277,8 +278,10 @@ export function cloneBody(obj) {
 
 /*
  * What the host sends: { bytes, stream, length } with at most one of bytes
- * and stream non-null (neither for a null body); length is the byte count
- * when known in advance, else null. A bytes body is marked used; a stream
+ * and stream non-null (neither for a null body); bytes is a Uint8Array
+ * that spans its whole ArrayBuffer (so `bytes.buffer` can cross to the
+ * host as it is); length is the byte count when known in advance, else
+ * null. A bytes body is marked used; a stream
  * body becomes used as the host reads it. Throws TypeError on a used body.
  */
 export function bodyForSend(obj) {
@@ -292,13 +295,14 @@ export function bodyForSend(obj) {
     return { bytes, stream: null, length: bytes.byteLength };
   }
   if (s.kind === "blob") {
-    const blob = s.blob;
+    const bytes = blobBytes(s.blob).slice();
     s.blob = null;
     s.used = true;
-    return { bytes: null, stream: blob.stream(), length: blob.size };
+    return { bytes, stream: null, length: bytes.byteLength };
   }
-  const bytes = takeStreamBytes(s.stream);
-  if (bytes) {
+  const taken = takeStreamBytes(s.stream);
+  if (taken) {
+    const bytes = ownBytes(taken);
     s.used = true;
     return { bytes, stream: null, length: bytes.byteLength };
   }

@@ -7,7 +7,9 @@
  * makeIncomingRequest(), whose headers are immutable as in Workers.
  */
 import { Body, extractBody, nullBody, streamBody, takeBody, cloneBody, bodyState } from "./body.js";
-import { setGuard } from "./headers.js";
+import { exposeInterface } from "./domexception.js";
+import { Headers, setGuard } from "./headers.js";
+import { AbortController, AbortSignal } from "./events.js";
 
 /* Methods the spec upper-cases; others keep the caller's case. */
 const NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
@@ -45,8 +47,7 @@ function checkRedirect(r) {
 
 function checkSignal(signal) {
   if (signal === null || signal === undefined) return null;
-  const AS = globalThis.AbortSignal;
-  if (AS ? !(signal instanceof AS) : typeof signal.aborted !== "boolean") {
+  if (!(signal instanceof AbortSignal)) {
     throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.");
   }
   return signal;
@@ -86,7 +87,7 @@ export class Request extends Body {
     const from = isRequest(input) ? input : null;
     const url = from ? from.#url : parseURL(input);
     const method = init.method !== undefined ? normalizeMethod(init.method) : from ? from.#method : "GET";
-    const headers = new globalThis.Headers(init.headers !== undefined ? init.headers : from ? from.#headers : undefined);
+    const headers = new Headers(init.headers !== undefined ? init.headers : from ? from.#headers : undefined);
     const redirect = init.redirect !== undefined ? checkRedirect(init.redirect) : from ? from.#redirect : "follow";
     const signal = init.signal !== undefined ? checkSignal(init.signal) : from ? from.#signal : null;
     const cf = init.cf !== undefined ? checkCf(init.cf) : from ? from.#cf : undefined;
@@ -132,7 +133,7 @@ export class Request extends Body {
   }
   get signal() {
     /* A request always has a signal; one nobody can abort is made on demand. */
-    if (this.#signal === null) this.#signal = new globalThis.AbortController().signal;
+    if (this.#signal === null) this.#signal = new AbortController().signal;
     return this.#signal;
   }
   get cf() {
@@ -153,7 +154,7 @@ export class Request extends Body {
 
   clone() {
     if (!isRequest(this)) throw new TypeError("Illegal invocation");
-    const headers = new globalThis.Headers(this.#headers);
+    const headers = new Headers(this.#headers);
     setGuard(headers, "request");
     return new Request(INTERNAL, {
       body: cloneBody(this),
@@ -165,10 +166,6 @@ export class Request extends Body {
       cf: this.#cf,
     });
   }
-
-  get [Symbol.toStringTag]() {
-    return "Request";
-  }
 }
 
 /*
@@ -178,8 +175,7 @@ export class Request extends Body {
  * or null, signal an AbortSignal or null, cf an object or undefined.
  */
 export function makeIncomingRequest(url, method, headers, bodyStream, signal, cf) {
-  const H = globalThis.Headers;
-  const h = headers instanceof H ? headers : new H(headers);
+  const h = headers instanceof Headers ? headers : new Headers(headers);
   setGuard(h, "immutable");
   const upper = String(method).toUpperCase();
   return new Request(INTERNAL, {
@@ -199,4 +195,4 @@ export function requestParts(req) {
   return { url: req.url, method: req.method, headers: req.headers, redirect: req.redirect, signal: req.signal, cf: req.cf };
 }
 
-Object.defineProperty(globalThis, "Request", { value: Request, writable: true, configurable: true, enumerable: false });
+exposeInterface("Request", Request);

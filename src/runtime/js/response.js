@@ -6,7 +6,8 @@
  * with a Content-Length, anything else is streamed.
  */
 import { Body, extractBody, nullBody, streamBody, cloneBody, bodyForSend } from "./body.js";
-import { setGuard } from "./headers.js";
+import { exposeInterface } from "./domexception.js";
+import { Headers, setGuard } from "./headers.js";
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -58,7 +59,7 @@ function initFields(body, init, bodyOverride) {
   }
   const cf = init.cf === undefined || init.cf === null ? undefined : init.cf;
   if (cf !== undefined && typeof cf !== "object") throw new TypeError("Failed to construct 'Response': member cf is not an object.");
-  const headers = new globalThis.Headers(init.headers);
+  const headers = new Headers(init.headers);
   let state = nullBody();
   const extracted = bodyOverride || (body === undefined || body === null ? null : extractBody(body));
   if (extracted) {
@@ -127,7 +128,7 @@ export class Response extends Body {
   }
 
   static error() {
-    const headers = new globalThis.Headers();
+    const headers = new Headers();
     setGuard(headers, "immutable");
     return new Response(INTERNAL, {
       body: nullBody(),
@@ -178,7 +179,7 @@ export class Response extends Body {
   clone() {
     if (!isResponse(this)) throw new TypeError("Illegal invocation");
     if (this.#webSocket !== null) throw new TypeError("Cannot clone a response to a WebSocket handshake.");
-    const headers = new globalThis.Headers(this.#headers);
+    const headers = new Headers(this.#headers);
     setGuard(headers, this.#guard);
     return new Response(INTERNAL, {
       body: cloneBody(this),
@@ -193,10 +194,6 @@ export class Response extends Body {
       encodeBody: this.#encodeBody,
       cf: this.#cf,
     });
-  }
-
-  get [Symbol.toStringTag]() {
-    return "Response";
   }
 }
 
@@ -218,8 +215,7 @@ export function responseParts(resp) {
  * or any HeadersInit), body a ReadableStream or null, url the final URL.
  */
 export function makeIncomingResponse(status, statusText, headers, bodyStream, url, redirected) {
-  const H = globalThis.Headers;
-  const h = headers instanceof H ? headers : new H(headers);
+  const h = headers instanceof Headers ? headers : new Headers(headers);
   setGuard(h, "immutable");
   return new Response(INTERNAL, {
     body: streamBody(NULL_BODY_STATUS.has(status) ? null : bodyStream),
@@ -236,4 +232,4 @@ export function makeIncomingResponse(status, statusText, headers, bodyStream, ur
   });
 }
 
-Object.defineProperty(globalThis, "Response", { value: Response, writable: true, configurable: true, enumerable: false });
+exposeInterface("Response", Response);

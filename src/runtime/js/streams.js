@@ -31,6 +31,7 @@ import {
   WritableStreamDefaultController,
   WritableStreamDefaultWriter,
 } from "web-streams-polyfill";
+import { defineGlobal, exposeInterface } from "./domexception.js";
 
 /* ---- helpers shared with body.js and dispatch.js ------------------------- */
 
@@ -260,8 +261,10 @@ const globals = {
   IdentityTransformStream,
   FixedLengthStream,
 };
-for (const [name, value] of Object.entries(globals)) {
-  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
-}
+for (const [name, value] of Object.entries(globals)) defineGlobal(name, value);
+exposeInterface("TextEncoderStream", TextEncoderStream, false);
+exposeInterface("TextDecoderStream", TextDecoderStream, false);
+exposeInterface("IdentityTransformStream", IdentityTransformStream, false);
+exposeInterface("FixedLengthStream", FixedLengthStream, false);
 
 export { ReadableStream, WritableStream, TransformStream };
