@@ -1,0 +1,294 @@
+/*
+ * headers.js - Headers (Fetch Standard) as Workers has it.
+ *
+ * The header list keeps entries in insertion order as { name, lower,
+ * value }; lookups compare the lower-cased name. Iteration follows "sort
+ * and combine": names lower-cased and sorted, values of one name joined
+ * with ", ", except Set-Cookie, whose values come out as separate entries
+ * (Workers and the spec agree). The sorted view is cached until the next
+ * change.
+ *
+ * Workers has no forbidden header names, so of the spec's guards only
+ * "immutable" matters: Response.error()/redirect() and fetch() results
+ * call setGuard(headers, "immutable") and any change then throws.
+ *
+ * headersToText()/headersFromText() carry a header list across the host
+ * boundary as "name: value\n" lines (one line per Set-Cookie value).
+ */
+import { exposeInterface } from "./domexception.js";
+import { customInspect } from "./console.js";
+
+/* RFC 9110 token characters. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HTTP_WS = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+function normalizeValue(value) {
+  return value.replace(HTTP_WS, "");
+}
+
+/* WebIDL ByteString: a string with no code unit above 0xFF. */
+function byteString(value, what) {
+  const s = String(value);
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0xff) throw new TypeError(`Headers.${what}: the string contains a character above U+00FF`);
+  }
+  return s;
+}
+
+function checkName(name, what) {
+  if (!TOKEN.test(name)) throw new TypeError(`Headers.${what}: invalid header name "${name}"`);
+}
+
+function checkValue(value, what) {
+  if (/[\0\r\n]/.test(value)) throw new TypeError(`Headers.${what}: invalid header value`);
+}
+
+let internals;
+
+export class Headers {
+  #list = []; // { name, lower, value }
+  #guard = "none";
+  #sorted = null;
+
+  static {
+    internals = {
+      setGuard(h, guard) {
+        h.#guard = guard;
+      },
+      getGuard(h) {
+        return h.#guard;
+      },
+      list(h) {
+        return h.#list;
+      },
+      sorted(h) {
+        return h.#sortAndCombine();
+      },
+      appendRaw(h, name, value) {
+        h.#list.push({ name, lower: name.toLowerCase(), value });
+        h.#sorted = null;
+      },
+    };
+  }
+
+  constructor(init = undefined) {
+    if (init === undefined || init === null) {
+      if (init === null) throw new TypeError("Headers: the init argument must be an object");
+      return;
+    }
+    if (typeof init !== "object" && typeof init !== "function") {
+      throw new TypeError("Headers: the init argument must be an object");
+    }
+    if (init instanceof Headers) {
+      for (const e of init.#list) this.#list.push({ ...e });
+      return;
+    }
+    const iter = init[Symbol.iterator];
+    if (iter !== undefined && iter !== null) {
+      if (typeof iter !== "function") throw new TypeError("Headers: the init argument is not iterable");
+      for (const pair of iter.call(init)) {
+        if (pair === null || (typeof pair !== "object" && typeof pair !== "function")) {
+          throw new TypeError("Headers: each header must be a [name, value] pair");
+        }
+        const items = [...pair];
+        if (items.length !== 2) throw new TypeError("Headers: each header must be a [name, value] pair");
+        this.append(items[0], items[1]);
+      }
+      return;
+    }
+    for (const key of Reflect.ownKeys(init)) {
+      const desc = Reflect.getOwnPropertyDescriptor(init, key);
+      if (desc === undefined || !desc.enumerable) continue;
+      if (typeof key === "symbol") throw new TypeError("Headers: header names must be strings");
+      this.append(key, init[key]);
+    }
+  }
+
+  #mutable(what) {
+    if (this.#guard === "immutable") throw new TypeError(`Headers.${what}: can't modify immutable headers`);
+  }
+
+  append(name, value) {
+    if (arguments.length < 2) throw new TypeError("Headers.append: 2 arguments required");
+    name = byteString(name, "append");
+    value = normalizeValue(byteString(value, "append"));
+    checkName(name, "append");
+    checkValue(value, "append");
+    this.#mutable("append");
+    const lower = name.toLowerCase();
+    const existing = this.#list.find((e) => e.lower === lower);
+    this.#list.push({ name: existing ? existing.name : name, lower, value });
+    this.#sorted = null;
+  }
+
+  delete(name) {
+    if (arguments.length < 1) throw new TypeError("Headers.delete: 1 argument required");
+    name = byteString(name, "delete");
+    checkName(name, "delete");
+    this.#mutable("delete");
+    const lower = name.toLowerCase();
+    const kept = this.#list.filter((e) => e.lower !== lower);
+    if (kept.length !== this.#list.length) {
+      this.#list = kept;
+      this.#sorted = null;
+    }
+  }
+
+  get(name) {
+    if (arguments.length < 1) throw new TypeError("Headers.get: 1 argument required");
+    name = byteString(name, "get");
+    checkName(name, "get");
+    const lower = name.toLowerCase();
+    const values = [];
+    for (const e of this.#list) if (e.lower === lower) values.push(e.value);
+    return values.length === 0 ? null : values.join(", ");
+  }
+
+  getSetCookie() {
+    const values = [];
+    for (const e of this.#list) if (e.lower === "set-cookie") values.push(e.value);
+    return values;
+  }
+
+  /* Workers' getAll(), kept for Set-Cookie only as there. */
+  getAll(name) {
+    name = byteString(name, "getAll");
+    if (name.toLowerCase() !== "set-cookie") throw new TypeError('Headers.getAll: only "set-cookie" is supported');
+    return this.getSetCookie();
+  }
+
+  has(name) {
+    if (arguments.length < 1) throw new TypeError("Headers.has: 1 argument required");
+    name = byteString(name, "has");
+    checkName(name, "has");
+    const lower = name.toLowerCase();
+    return this.#list.some((e) => e.lower === lower);
+  }
+
+  set(name, value) {
+    if (arguments.length < 2) throw new TypeError("Headers.set: 2 arguments required");
+    name = byteString(name, "set");
+    value = normalizeValue(byteString(value, "set"));
+    checkName(name, "set");
+    checkValue(value, "set");
+    this.#mutable("set");
+    const lower = name.toLowerCase();
+    const i = this.#list.findIndex((e) => e.lower === lower);
+    if (i < 0) {
+      this.#list.push({ name, lower, value });
+    } else {
+      this.#list[i] = { name: this.#list[i].name, lower, value };
+      this.#list = this.#list.filter((e, j) => j <= i || e.lower !== lower);
+    }
+    this.#sorted = null;
+  }
+
+  #sortAndCombine() {
+    if (this.#sorted) return this.#sorted;
+    const names = [...new Set(this.#list.map((e) => e.lower))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out = [];
+    for (const lower of names) {
+      const values = this.#list.filter((e) => e.lower === lower).map((e) => e.value);
+      if (lower === "set-cookie") {
+        for (const v of values) out.push([lower, v]);
+      } else {
+        out.push([lower, values.join(", ")]);
+      }
+    }
+    this.#sorted = out;
+    return out;
+  }
+
+  forEach(callback, thisArg = undefined) {
+    if (typeof callback !== "function") throw new TypeError("Headers.forEach: the callback must be a function");
+    for (let i = 0; i < this.#sortAndCombine().length; i++) {
+      const [name, value] = this.#sortAndCombine()[i];
+      callback.call(thisArg, value, name, this);
+    }
+  }
+
+  entries() {
+    return new HeadersIterator(this, "entries");
+  }
+
+  keys() {
+    return new HeadersIterator(this, "keys");
+  }
+
+  values() {
+    return new HeadersIterator(this, "values");
+  }
+
+  [customInspect](depth, options, inspect) {
+    const obj = {};
+    for (const [name, value] of this.#sortAndCombine()) {
+      if (name in obj) obj[name] = [].concat(obj[name], value);
+      else obj[name] = value;
+    }
+    return `Headers ${inspect(obj, options)}`;
+  }
+}
+Object.defineProperty(Headers.prototype, Symbol.iterator, {
+  value: Headers.prototype.entries,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
+
+const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+
+/* The spec's default iterator: an index into the sorted list as it is at each step. */
+class HeadersIterator {
+  #headers;
+  #kind;
+  #index = 0;
+
+  constructor(headers, kind) {
+    this.#headers = headers;
+    this.#kind = kind;
+  }
+
+  next() {
+    const pairs = internals.sorted(this.#headers);
+    if (this.#index >= pairs.length) return { value: undefined, done: true };
+    const [name, value] = pairs[this.#index++];
+    if (this.#kind === "keys") return { value: name, done: false };
+    if (this.#kind === "values") return { value, done: false };
+    return { value: [name, value], done: false };
+  }
+}
+Object.setPrototypeOf(HeadersIterator.prototype, IteratorPrototype);
+Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, { value: "Headers Iterator", configurable: true });
+
+exposeInterface("Headers", Headers);
+
+/* Sets the guard of a Headers object ("immutable" stops every change). */
+export function setGuard(headers, guard) {
+  internals.setGuard(headers, guard);
+}
+
+export function getGuard(headers) {
+  return internals.getGuard(headers);
+}
+
+/* "name: value\n" lines, one per Set-Cookie value, for the host. */
+export function headersToText(headers) {
+  let text = "";
+  for (const [name, value] of internals.sorted(headers)) text += `${name}: ${value}\n`;
+  return text;
+}
+
+/* A Headers object from the host's "name: value\n" lines; lines without a
+ * valid name are skipped. */
+export function headersFromText(text) {
+  const headers = new Headers();
+  for (const line of String(text).split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon);
+    const value = normalizeValue(line.slice(colon + 1));
+    if (!TOKEN.test(name) || /[\0\r\n]/.test(value)) continue;
+    internals.appendRaw(headers, name, value);
+  }
+  return headers;
+}
