@@ -6,6 +6,21 @@
  */
 import host from "./host.js";
 import entry from "./entry.js";
+import "./domexception.js";
+import "./encoding.js";
+import "./events.js";
+import "./timers.js";
+import "./console.js";
+import "./structured_clone.js";
+import "./crypto.js";
+import "./url.js";
+import "./blob.js";
+import "./formdata.js";
+import "./headers.js";
+import "./streams.js";
+import "./body.js";
+import "./request.js";
+import "./response.js";
 
 Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
 void host;
