@@ -15,7 +15,9 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "cli/cli.h"
 #include "isolate/isolate.h"
+#include "runtime/runtime.h"
 
 static const char DEMO_SRC[] =
     "function handler(n) {\n"
@@ -36,7 +38,11 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: isolde [command]\n"
           "  demo                          snapshot an isolate, clone it 3 times, call each (default)\n"
-          "  run FILE.js                   evaluate FILE.js (as an ES module if it imports or exports)\n"
+          "  dev WORKER.js [--port 8787] [--host H] [--threads N] [--var KEY=VALUE]...\n"
+          "                                serve one worker, like `wrangler dev`\n"
+          "  serve --config isolde.json    serve many tenants' workers by route\n"
+          "  run FILE.js                   run FILE.js with the Workers globals (an ES module if it\n"
+          "                                imports or exports) until its timers and promises are done\n"
           "  bench isolates [--count N]    measure isolate costs, print one JSON object (N=1000)\n"
           "  --help                        this text\n");
 }
@@ -121,44 +127,6 @@ static int call_handler(isl_iso_t *iso, double n, isl_val_t *result) {
   return 0;
 }
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "isolde: cannot open %s: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    if (n + 1 >= cap) {
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    // cppcheck-suppress nullPointerArithmeticRedundantCheck ; buf is non-NULL inside the loop
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0) break;
-  }
-  if (buf && ferror(f)) {
-    fprintf(stderr, "isolde: cannot read %s: %s\n", path, strerror(errno));
-    free(buf);
-    buf = NULL;
-  } else if (!buf) {
-    fprintf(stderr, "isolde: out of memory reading %s\n", path);
-  }
-  fclose(f);
-  if (buf) {
-    buf[n] = '\0';
-    *len = n;
-  }
-  return buf;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -231,67 +199,6 @@ out:
 
 /* ---- run ----------------------------------------------------------------- */
 
-static int cmd_run(const char *path) {
-  size_t len = 0;
-  char *src = read_file(path, &len);
-  if (!src) return 1;
-  int kind = (strstr(src, "export ") || strstr(src, "import ")) ? ISL_ISO_EVAL_MODULE : ISL_ISO_EVAL_SCRIPT;
-  isl_iso_t *iso = NULL;
-  if (new_iso(NULL, &iso) < 0) {
-    free(src);
-    return 1;
-  }
-  int status = 1;
-  isl_val_t res = 0;
-  int rc = isl_iso_eval(iso, src, len, path, kind, &res);
-  free(src);
-  if (rc < 0) {
-    print_iso_error(iso, path, rc);
-    goto out;
-  }
-  rc = isl_iso_run_jobs(iso, NULL);
-  if (rc < 0) {
-    print_iso_error(iso, "promise jobs", rc);
-    goto out;
-  }
-  int state = isl_iso_promise_state(iso, res);
-  if (state == ISL_ISO_PROMISE_REJECTED) {
-    isl_val_t reason = 0;
-    char *s = NULL;
-    if (isl_iso_promise_result(iso, res, &reason) == 0) {
-      s = isl_iso_to_cstring(iso, reason);
-      isl_iso_release(iso, reason);
-    }
-    fprintf(stderr, "isolde: %s: uncaught (in promise) %s\n", path, s ? s : "(unknown)");
-    free(s);
-    goto out;
-  }
-  if (state == ISL_ISO_PROMISE_FULFILLED) {
-    isl_val_t v = 0;
-    if (isl_iso_promise_result(iso, res, &v) == 0) {
-      isl_iso_release(iso, res);
-      res = v;
-    }
-  }
-  char *s = isl_iso_to_cstring(iso, res);
-  if (!s && kind == ISL_ISO_EVAL_MODULE) {
-    /* A module namespace has no prototype, so String() of it throws. */
-    printf("[object Module]\n");
-    status = 0;
-    goto out;
-  }
-  if (!s) {
-    fprintf(stderr, "isolde: cannot convert the result to a string\n");
-    goto out;
-  }
-  printf("%s\n", s);
-  free(s);
-  status = 0;
-out:
-  isl_iso_release(iso, res);
-  isl_iso_free(iso);
-  return status;
-}
 
 /* ---- bench isolates ------------------------------------------------------ */
 
@@ -481,8 +388,10 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    return cmd_run(argv[2]);
+    return isl_rt_run_file(argv[2]);
   }
+  if (strcmp(argv[1], "dev") == 0) return isl_cli_dev(argc - 2, argv + 2);
+  if (strcmp(argv[1], "serve") == 0) return isl_cli_serve(argc - 2, argv + 2);
   if (strcmp(argv[1], "bench") == 0) return parse_bench(argc, argv);
   fprintf(stderr, "isolde: unknown command %s\n", argv[1]);
   usage(stderr);

@@ -24,3 +24,4 @@ import "./response.js";
 
 Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
 void host;
+import "./dispatch.js";

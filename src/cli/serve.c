@@ -1,0 +1,214 @@
+/*
+ * serve.c - `isolde dev` and `isolde serve`: load workers, start the HTTP
+ * server, stop gracefully on SIGTERM or SIGINT.
+ *
+ *   isolde dev worker.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...
+ *   isolde serve --config isolde.json
+ *
+ * dev serves one worker for every request, like `wrangler dev`; a script
+ * that does not load is an error. serve routes by the config's patterns;
+ * a tenant whose script does not load is reported and answers 503 while
+ * the others serve.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/config.h"
+#include "http/http.h"
+#include "runtime/runtime.h"
+
+static isl_http_server_t *running;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (running) isl_http_server_stop(running);
+}
+
+/* Runs the server until a signal stops it; returns the exit status. */
+static int serve(isl_rt_t *rt, const isl_http_config_t *hc) {
+  isl_http_handler_t h;
+  isl_rt_http_handler(rt, &h);
+  isl_http_server_t *srv = NULL;
+  isl_err_t err = {0};
+  int rc = isl_http_server_new(hc, &h, &srv, &err);
+  if (rc < 0) {
+    fprintf(stderr, "isolde: cannot listen: %s\n", err.msg[0] ? err.msg : isl_strerror(rc));
+    return 1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  running = srv;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  printf("isolde: listening on http://%s:%d\n", hc->host ? hc->host : "127.0.0.1", isl_http_server_port(srv));
+  fflush(stdout);
+  rc = isl_http_server_run(srv);
+  running = NULL;
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  isl_http_server_free(srv);
+  printf("isolde: stopped\n");
+  fflush(stdout);
+  return rc < 0 ? 1 : 0;
+}
+
+static const char *base_name(const char *path, char *buf, size_t cap) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  snprintf(buf, cap, "%s", b);
+  char *dot = strrchr(buf, '.');
+  if (dot && dot != buf) *dot = 0;
+  return buf;
+}
+
+static int parse_uint(const char *flag, const char *s, unsigned long max, unsigned long *out) {
+  char *end;
+  unsigned long v = s ? strtoul(s, &end, 10) : 0;
+  if (!s || !*s || *end || v > max) {
+    fprintf(stderr, "isolde: %s needs a number from 0 to %lu\n", flag, max);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int isl_cli_dev(int argc, char **argv) {
+  const char *script = NULL;
+  isl_http_config_t hc = {.host = "127.0.0.1", .port = 8787};
+  char **vars = calloc((size_t)argc, sizeof(char *));
+  size_t n_vars = 0;
+  unsigned long v;
+  int status = 2;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--port") == 0) {
+      if (parse_uint("--port", next, 65535, &v) < 0) goto out;
+      hc.port = (int)v;
+      i++;
+    } else if (strcmp(a, "--host") == 0 || strcmp(a, "--ip") == 0) {
+      if (!next) goto usage;
+      hc.host = next;
+      i++;
+    } else if (strcmp(a, "--threads") == 0) {
+      if (parse_uint("--threads", next, 256, &v) < 0) goto out;
+      hc.threads = (unsigned)v;
+      i++;
+    } else if (strcmp(a, "--var") == 0) {
+      if (!next) goto usage;
+      vars[n_vars++] = (char *)next;
+      i++;
+    } else if (a[0] == '-' || script) {
+      goto usage;
+    } else {
+      script = a;
+    }
+  }
+  if (!script) goto usage;
+  char *env = NULL;
+  isl_err_t err = {0};
+  if (isl_cli_vars_to_json(vars, n_vars, &env, &err) < 0) {
+    fprintf(stderr, "isolde: %s\n", err.msg);
+    goto out;
+  }
+  char name[256];
+  isl_rt_worker_config_t wc = {.name = base_name(script, name, sizeof(name)), .main_path = script, .env_json = env,
+                               .log_fd = -1};
+  isl_rt_worker_t *w = NULL;
+  int rc = isl_rt_worker_load(&wc, &w, &err);
+  free(env);
+  if (rc < 0) {
+    fprintf(stderr, "isolde: %s\n", err.msg);
+    status = 1;
+    goto out;
+  }
+  isl_rt_config_t rc_cfg = {.threads = hc.threads};
+  isl_rt_t *rt = NULL;
+  if (isl_rt_new(&rc_cfg, &rt) < 0 || isl_rt_add_worker(rt, w, NULL, 0, &err) < 0) {
+    fprintf(stderr, "isolde: cannot start the runtime\n");
+    isl_rt_free(rt);
+    status = 1;
+    goto out;
+  }
+  status = serve(rt, &hc);
+  isl_rt_free(rt);
+out:
+  free(vars);
+  return status;
+usage:
+  fprintf(stderr, "usage: isolde dev WORKER.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...\n");
+  free(vars);
+  return 2;
+}
+
+int isl_cli_serve(int argc, char **argv) {
+  const char *path = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      path = argv[++i];
+    } else {
+      path = NULL;
+      break;
+    }
+  }
+  if (!path) {
+    fprintf(stderr, "usage: isolde serve --config isolde.json\n");
+    return 2;
+  }
+  isl_cli_config_t cfg;
+  isl_err_t err = {0};
+  if (isl_cli_config_load(path, &cfg, &err) < 0) {
+    fprintf(stderr, "isolde: %s\n", err.msg);
+    return 1;
+  }
+  isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads};
+  isl_rt_t *rt = NULL;
+  int status = 1;
+  if (isl_rt_new(&rcfg, &rt) < 0) goto out;
+  size_t loaded = 0;
+  for (size_t i = 0; i < cfg.n_workers; i++) {
+    const isl_cli_worker_conf_t *wc = &cfg.workers[i];
+    isl_rt_worker_config_t c = {.name = wc->name,
+                                .main_path = wc->main,
+                                .env_json = wc->env_json,
+                                .secret_names = (const char *const *)wc->secret_names,
+                                .n_secrets = wc->n_secrets,
+                                .cpu_ms = wc->cpu_ms,
+                                .memory_mb = wc->memory_mb,
+                                .log_fd = -1};
+    isl_rt_worker_t *w = NULL;
+    const char *const *routes = (const char *const *)wc->routes;
+    memset(&err, 0, sizeof(err));
+    if (isl_rt_worker_load(&c, &w, &err) < 0) {
+      fprintf(stderr, "isolde: worker \"%s\" failed to load: %s\n", wc->name, err.msg);
+      if (isl_rt_add_broken(rt, wc->name, err.msg, routes, wc->n_routes, &err) < 0) goto fail;
+      continue;
+    }
+    if (isl_rt_add_worker(rt, w, routes, wc->n_routes, &err) < 0) goto fail;
+    loaded++;
+    printf("isolde: worker \"%s\" loaded (%zu route%s)\n", wc->name, wc->n_routes, wc->n_routes == 1 ? "" : "s");
+  }
+  isl_http_config_t hc = {.host = cfg.host,
+                          .port = cfg.port,
+                          .threads = cfg.threads,
+                          .max_header_bytes = (size_t)cfg.max_header_kb << 10,
+                          .max_body_bytes = (uint64_t)cfg.max_body_mb << 20,
+                          .header_timeout_ms = cfg.header_timeout_ms,
+                          .idle_timeout_ms = cfg.idle_timeout_ms,
+                          .max_connections = cfg.max_connections};
+  printf("isolde: %zu of %zu workers loaded\n", loaded, cfg.n_workers);
+  status = serve(rt, &hc);
+  goto out;
+fail:
+  fprintf(stderr, "isolde: %s\n", err.msg);
+out:
+  isl_rt_free(rt);
+  isl_cli_config_free(&cfg);
+  return status;
+}

@@ -1,0 +1,100 @@
+/*
+ * exchange.c - one HTTP request being answered by an instance.
+ *
+ * The JS side knows a request by a number (reqId); the host keeps the
+ * exchange that ties it to the HTTP layer's request. An exchange lives
+ * from dispatch until JS reports it done (response sent and every
+ * ctx.waitUntil promise settled), or until its instance is reset. The
+ * request log line is written once, when the response has ended.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+isl_rt_exchange_t *isl_rt__exchange_find(isl_rt_inst_t *inst, uint32_t id) {
+  for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
+    if (x->id == id) return x;
+  return NULL;
+}
+
+void isl_rt__exchange_log(isl_rt_exchange_t *x) {
+  if (x->logged) return;
+  /* Inside a call the CPU time is not charged yet: the call logs it after. */
+  if (x->inst->depth) {
+    x->log_pending = 1;
+    return;
+  }
+  x->logged = 1;
+  isl_rt_inst_t *inst = x->inst;
+  if (inst->pool && inst->pool->rt->cfg.quiet) return;
+  uint64_t wall_us = (isl_rt__now_ns() - x->start_ns) / 1000u;
+  isl_rt__log("request tenant=%s method=%s path=%s status=%d cpu_us=%llu wall_us=%llu", inst->worker->name, x->method,
+              x->path, x->status, (unsigned long long)(x->cpu_ns / 1000u), (unsigned long long)wall_us);
+}
+
+void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body) {
+  if (x->ended) return;
+  if (x->req && !x->status) {
+    isl_http_res_simple(x->req, status, "text/plain; charset=utf-8", body);
+  }
+  if (x->req) {
+    /* Released before its end, a started response is cut short (the
+     * connection closes), which is all a client can be told by now. */
+    x->req->data = NULL;
+    isl_http_req_release(x->req);
+    x->req = NULL;
+  }
+  if (!x->status) x->status = status;
+  x->ended = 1;
+  isl_rt__exchange_log(x);
+}
+
+void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
+  isl_rt_inst_t *inst = x->inst;
+  if (inst->depth) {
+    x->finished = 1; /* freed once the call has charged its CPU time */
+    return;
+  }
+  for (isl_rt_exchange_t **p = &inst->exchanges; *p; p = &(*p)->next)
+    if (*p == x) {
+      *p = x->next;
+      inst->n_exchanges--;
+      break;
+    }
+  if (!x->ended) isl_rt__exchange_fail(x, 500, "The worker finished without a response.\n");
+  isl_rt__exchange_log(x);
+  if (x->req) {
+    x->req->data = NULL;
+    isl_http_req_release(x->req);
+  }
+  free(x->method);
+  free(x->path);
+  free(x);
+}
+
+isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req) {
+  isl_rt_exchange_t *x = calloc(1, sizeof(*x));
+  if (!x) return NULL;
+  x->id = inst->next_exchange_id++;
+  if (!inst->next_exchange_id) inst->next_exchange_id = 1;
+  x->inst = inst;
+  x->req = req;
+  x->start_ns = isl_rt__now_ns();
+  x->method = strdup(isl_http_req_method(req));
+  const char *target = isl_http_req_target(req);
+  size_t n = strcspn(target, "?");
+  x->path = strndup(target, n);
+  if (!x->method || !x->path) {
+    free(x->method);
+    free(x->path);
+    free(x);
+    return NULL;
+  }
+  x->next = inst->exchanges;
+  inst->exchanges = x;
+  inst->n_exchanges++;
+  req->data = x;
+  return x;
+}

@@ -1,0 +1,126 @@
+/*
+ * host_http.c - host.respond/write/end/fail/done: how a worker's Response
+ * leaves the isolate (dispatch.js calls them). Headers arrive as one
+ * "name: value\n" text, already validated by Headers; Content-Length, when
+ * the body's size is known, becomes the HTTP layer's length and any other
+ * framing header is the HTTP layer's business.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/internal.h"
+
+#define MAX_RESPONSE_HEADERS 256
+
+static isl_rt_exchange_t *exchange_arg(isl_iso_t *iso, int argc, const isl_val_t *argv) {
+  isl_rt_inst_t *inst = isl_iso_get_data(iso);
+  if (!inst || argc < 1) return NULL;
+  double id = isl_iso_to_number(iso, argv[0]);
+  if (!(id >= 1 && id <= UINT32_MAX)) return NULL;
+  return isl_rt__exchange_find(inst, (uint32_t)id);
+}
+
+static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x || x->status || x->ended || argc < 4) return 0;
+  int status = (int)isl_iso_to_number(iso, argv[1]);
+  if (status < 200 || status > 599) status = 500;
+  char *reason = isl_iso_to_cstring(iso, argv[2]);
+  char *text = isl_iso_to_cstring(iso, argv[3]);
+  isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
+  size_t n = 0;
+  int64_t length = -1;
+  for (char *line = text, *next; line && *line && n < MAX_RESPONSE_HEADERS; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    char *colon = strchr(line, ':');
+    if (!colon) continue;
+    *colon = 0;
+    const char *value = colon + 1;
+    while (*value == ' ') value++;
+    if (strcasecmp(line, "content-length") == 0) {
+      char *end;
+      long long v = strtoll(value, &end, 10);
+      if (end != value && !*end && v >= 0) length = v;
+      continue;
+    }
+    hdrs[n++] = (isl_http_header_t){line, strlen(line), value, strlen(value)};
+  }
+  x->status = status;
+  if (x->req) isl_http_res_start(x->req, status, reason && reason[0] ? reason : NULL, hdrs, n, length);
+  free(reason);
+  free(text);
+  return 0;
+}
+
+static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  int alive = x && x->req && x->status && !x->ended && argc >= 2;
+  if (alive) {
+    uint8_t *buf;
+    size_t len;
+    if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0)
+      return isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
+    if (isl_http_res_write(x->req, buf, len) < 0) alive = 0;
+    free(buf);
+  }
+  return isl_iso_new_number(iso, alive, ret);
+}
+
+static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x || x->ended) return 0;
+  if (x->req) {
+    isl_http_res_end(x->req);
+    /* The client has its answer: stop feeding the request body, and let
+     * the connection move on while waitUntil work finishes. */
+    x->req->data = NULL;
+    isl_http_req_release(x->req);
+    x->req = NULL;
+  }
+  x->ended = 1;
+  isl_rt__exchange_log(x);
+  return 0;
+}
+
+static int http_fail(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x) return 0;
+  char *msg = argc > 1 ? isl_iso_to_cstring(iso, argv[1]) : NULL;
+  if (msg) {
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') n--;
+    isl_rt__tenant_log(x->inst->worker, "error", msg, n);
+  }
+  free(msg);
+  isl_rt__exchange_fail(x, 500, "Internal Server Error\n");
+  return 0;
+}
+
+static int http_done(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (x) isl_rt__exchange_finish(x);
+  return 0;
+}
+
+int isl_rt__host_http(isl_iso_t *iso, isl_val_t host) {
+  static const struct {
+    const char *name;
+    isl_iso_host_fn fn;
+  } fns[] = {{"respond", http_respond}, {"write", http_write}, {"end", http_end}, {"fail", http_fail}, {"done", http_done}};
+  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    int rc = isl_iso_define_function(iso, host, fns[i].name, fns[i].fn, NULL);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}

@@ -1,0 +1,188 @@
+/*
+ * instance.c - a live isolate of one worker on one event loop, and the one
+ * way in: isl_rt__inst_call.
+ *
+ * Every entry (a request, a body chunk, a due timer) freezes Date.now() at
+ * the wall clock of the event that caused it, calls into JS, runs the
+ * promise jobs it queued, and charges the thread CPU time it used to the
+ * request it ran for. When nobody in particular caused it (a timer), the
+ * time is shared by the requests in flight.
+ *
+ * Failures that leave the isolate in an unknown state - CPU deadline,
+ * memory cap, trap - poison the instance: every request in flight gets 503,
+ * the tenant's log says why, and the instance is freed as soon as the C
+ * stack has unwound out of it. The pool then makes a fresh clone for the
+ * next request; other tenants never notice.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+uint64_t isl_rt__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t isl_rt__thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)(ts.tv_nsec / 1000000);
+}
+
+int isl_rt__inst_new(isl_rt_worker_t *w, uv_loop_t *loop, isl_rt_pool_t *pool, isl_rt_inst_t **out, isl_err_t *err) {
+  isl_rt_inst_t *inst = calloc(1, sizeof(*inst));
+  if (!inst) return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  int rc = isl_iso_new_from_snapshot(w->snap, &inst->iso, err);
+  if (rc < 0) {
+    free(inst);
+    return rc;
+  }
+  inst->worker = w;
+  inst->loop = loop;
+  inst->pool = pool;
+  inst->next_exchange_id = 1;
+  inst->base_bytes = isl_iso_memory_bytes(inst->iso);
+  isl_iso_set_data(inst->iso, inst);
+  *out = inst;
+  return 0;
+}
+
+void isl_rt__inst_free(isl_rt_inst_t *inst) {
+  if (!inst) return;
+  while (inst->exchanges) {
+    isl_rt__exchange_fail(inst->exchanges, 503, "The worker was stopped before it answered.\n");
+    isl_rt__exchange_finish(inst->exchanges);
+  }
+  isl_rt__timers_close(inst);
+  if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
+  isl_iso_free(inst->iso);
+  free(inst);
+}
+
+/* Why the instance cannot go on, for the client and the tenant's log. */
+static void poison(isl_rt_inst_t *inst, int rc) {
+  const isl_iso_error_t *e = isl_iso_last_error(inst->iso);
+  char why[1200];
+  if (rc == ISL_ETIMEOUT) {
+    snprintf(why, sizeof(why), "CPU time limit of %u ms exceeded; the isolate was reset", inst->worker->limits.cpu_ms);
+  } else if (rc == ISL_EMEMLIMIT || rc == 0) {
+    snprintf(why, sizeof(why), "memory limit of %u MiB exceeded; the isolate was reset",
+             inst->worker->limits.memory_max_mb);
+  } else {
+    snprintf(why, sizeof(why), "the isolate crashed (%s: %s) and was reset", isl_err_name(rc), e->message);
+  }
+  isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
+  if (inst->pool) {
+    isl_rt__log("runtime tenant=%s event=reset reason=%s", inst->worker->name, rc ? isl_err_name(rc) : "EMEMLIMIT");
+  } else {
+    inst->failed = 1;
+  }
+  inst->poisoned = 1;
+  char body[1300];
+  snprintf(body, sizeof(body), "Worker exceeded a resource limit: %s.\n", why);
+  for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next) isl_rt__exchange_fail(x, 503, body);
+  while (inst->exchanges) isl_rt__exchange_finish(inst->exchanges);
+  isl_rt__timers_close(inst);
+  if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
+}
+
+/* An exception escaped an entry function: the prelude catches everything a
+ * tenant throws, so this is the tenant's top-level code in `isolde run` or
+ * a bug in the prelude. Either way the tenant's log gets it. */
+static void report_uncaught(isl_rt_inst_t *inst) {
+  const isl_iso_error_t *e = isl_iso_last_error(inst->iso);
+  char text[6000];
+  if (e->stack[0]) {
+    snprintf(text, sizeof(text), "Uncaught %s%s%s\n%s", e->name, e->name[0] ? ": " : "", e->message, e->stack);
+  } else {
+    snprintf(text, sizeof(text), "Uncaught %s%s%s", e->name, e->name[0] ? ": " : "", e->message);
+  }
+  size_t n = strlen(text);
+  while (n && text[n - 1] == '\n') n--;
+  isl_rt__tenant_log(inst->worker, "error", text, n);
+  inst->failed = 1;
+}
+
+/* Logs and frees the exchanges that ended or finished during a call. */
+static void settle_exchanges(isl_rt_inst_t *inst) {
+  for (isl_rt_exchange_t *x = inst->exchanges, *next; x; x = next) {
+    next = x->next;
+    if (x->log_pending) isl_rt__exchange_log(x);
+    if (x->finished) isl_rt__exchange_finish(x);
+  }
+}
+
+int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
+  int rc;
+  if (inst->poisoned || inst->depth) {
+    rc = inst->poisoned ? ISL_EDEAD : ISL_EINVAL;
+    for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
+    return rc;
+  }
+  inst->depth++;
+  isl_iso_set_time(inst->iso, wall_ms());
+  uint64_t cpu0 = isl_rt__thread_cpu_ns();
+  isl_val_t result = 0;
+  rc = isl_iso_call(inst->iso, fn, 0, argc, args, &result);
+  for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
+  isl_iso_release(inst->iso, result);
+  if (rc == ISL_EJS) {
+    report_uncaught(inst);
+    rc = 0;
+  }
+  int mem_cap = !isl_iso_is_dead(inst->iso) && isl_iso_hit_memory_cap(inst->iso);
+  if (rc == 0 && !mem_cap) {
+    /* Jobs run until none is left; an exception in one is the tenant's. */
+    for (int round = 0; round < 1000 && isl_iso_has_jobs(inst->iso); round++) {
+      rc = isl_iso_run_jobs(inst->iso, NULL);
+      mem_cap = !isl_iso_is_dead(inst->iso) && isl_iso_hit_memory_cap(inst->iso);
+      if (rc == ISL_EJS) {
+        report_uncaught(inst);
+        rc = 0;
+      }
+      if (rc < 0 || mem_cap) break;
+    }
+  }
+  uint64_t cpu = isl_rt__thread_cpu_ns() - cpu0;
+  inst->depth--;
+  if (charge) {
+    charge->cpu_ns += cpu;
+  } else if (inst->n_exchanges) {
+    for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next) x->cpu_ns += cpu / inst->n_exchanges;
+  }
+  if (rc < 0 || mem_cap) {
+    poison(inst, rc);
+    return rc < 0 ? rc : ISL_EMEMLIMIT;
+  }
+  settle_exchanges(inst);
+  /* The per-request CPU budget is cumulative over all its entries. */
+  uint64_t limit_ns = (uint64_t)inst->worker->limits.cpu_ms * 1000000u;
+  for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
+    if (!x->ended && x->cpu_ns > limit_ns && x->req) {
+      char why[200];
+      snprintf(why, sizeof(why), "request %s %s exceeded its CPU time limit of %u ms", x->method, x->path,
+               inst->worker->limits.cpu_ms);
+      isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
+      isl_rt__exchange_fail(x, 503, "Worker exceeded its CPU time limit.\n");
+    }
+  return 0;
+}
+
+int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst) {
+  if (inst->depth || !inst->pool) return 0;
+  if (inst->poisoned || (!inst->n_exchanges && isl_iso_needs_recycle(inst->iso))) {
+    isl_rt__inst_free(inst);
+    return 1;
+  }
+  return 0;
+}

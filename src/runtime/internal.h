@@ -1,0 +1,167 @@
+/*
+ * internal.h - private to src/runtime: the structures shared by its files.
+ *
+ * The pieces, bottom up:
+ *   prelude.c   the base snapshot: a fresh isolate with the host functions
+ *               and the JS prelude (src/runtime/js) evaluated, made once per
+ *               process; every worker starts as a clone of it.
+ *   worker.c    a loaded worker: a clone of the base that ran the tenant's
+ *               script, snapshotted again (isl_rt_worker_t).
+ *   instance.c  a live isolate of one worker on one event loop, and every
+ *               entry into it (time freeze, CPU accounting, jobs, failures).
+ *   host_*.c    the host functions the prelude calls (host.js lists them).
+ *   exchange.c  one HTTP request inside an instance (request id <-> http req).
+ *   pool.c      the instances of one loop: lookup, LRU eviction, recycling.
+ *   server.c    the HTTP handler that routes requests to instances.
+ */
+#ifndef ISL_RUNTIME_INTERNAL_H
+#define ISL_RUNTIME_INTERNAL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "http/http.h"
+#include "isolate/isolate.h"
+#include "runtime/runtime.h"
+
+typedef struct isl_rt_inst_s isl_rt_inst_t;
+typedef struct isl_rt_exchange_s isl_rt_exchange_t;
+typedef struct isl_rt_pool_s isl_rt_pool_t;
+
+/* Handles into the prelude's entry object (entry.js), valid in every clone
+ * of the base snapshot because they were made before it was taken. */
+typedef struct {
+  isl_val_t entry;
+  isl_val_t timer, set_env, register_module, dispatch, body_chunk, body_end, abort;
+} isl_rt_entry_t;
+
+/* ---- prelude.c --------------------------------------------------------------- */
+/* The process-wide base snapshot, made on first use; NULL with *err on failure. */
+const isl_iso_snapshot_t *isl_rt__base(const isl_rt_entry_t **entry, isl_err_t *err);
+
+/* ---- host_*.c: each file registers its functions on the host object -------- */
+int isl_rt__host_console(isl_iso_t *iso, isl_val_t host);
+int isl_rt__host_crypto(isl_iso_t *iso, isl_val_t host);
+int isl_rt__host_timers(isl_iso_t *iso, isl_val_t host);
+int isl_rt__host_http(isl_iso_t *iso, isl_val_t host);
+/* Stops and frees every timer of an instance (when it is discarded). */
+void isl_rt__timers_close(isl_rt_inst_t *inst);
+
+/* ---- worker.c ---------------------------------------------------------------- */
+struct isl_rt_worker_s {
+  char *name;
+  char *dir; /* realpath of main's folder: modules may not leave it */
+  char *main_path;
+  isl_iso_limits_t limits;
+  isl_iso_snapshot_t *snap;
+  const isl_rt_entry_t *entry;
+  int log_fd; /* the tenant's log sink; < 0 = stdout/stderr */
+  char *broken; /* failed to load: the reason, answered with 503 */
+  unsigned index; /* position in the runtime's worker table */
+};
+/* Writes one line to the tenant's log: "[name] level: text". */
+void isl_rt__tenant_log(const isl_rt_worker_t *w, const char *level, const char *text, size_t len);
+
+/* ---- instance.c -------------------------------------------------------------- */
+typedef struct isl_rt_timer_s isl_rt_timer_t;
+
+struct isl_rt_inst_s {
+  isl_rt_worker_t *worker;
+  isl_rt_pool_t *pool; /* NULL for `isolde run` */
+  uv_loop_t *loop;
+  isl_iso_t *iso;
+  isl_rt_exchange_t *exchanges; /* in flight, newest first */
+  unsigned n_exchanges;
+  isl_rt_timer_t *timers;
+  unsigned n_timers;
+  uint32_t next_exchange_id;
+  uint64_t last_used_ms;
+  isl_rt_inst_t *lru_prev, *lru_next;
+  int poisoned; /* hit a limit or trapped: discard once the stack unwinds */
+  int depth;    /* nesting of entries (a host function may not re-enter) */
+  int failed;   /* `isolde run`: an uncaught error was reported */
+  size_t base_bytes; /* linear memory when cloned */
+};
+
+/* Wraps a clone of the worker's snapshot. */
+int isl_rt__inst_new(isl_rt_worker_t *w, uv_loop_t *loop, isl_rt_pool_t *pool, isl_rt_inst_t **out, isl_err_t *err);
+void isl_rt__inst_free(isl_rt_inst_t *inst);
+/*
+ * Calls fn(argv) in the instance with Date.now() frozen at the current
+ * time, then runs promise jobs. CPU time is charged to `charge` (or shared
+ * by the exchanges in flight when NULL). On a CPU, memory or trap failure
+ * every exchange in flight gets 503 and the instance is poisoned. Returns
+ * 0 or the failure's code; `args` are released.
+ */
+int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge);
+/* Frees the instance if it is poisoned (or idle and due for recycling) and
+ * nothing holds it; returns 1 if it was freed. */
+int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst);
+
+/* ---- exchange.c --------------------------------------------------------------- */
+struct isl_rt_exchange_s {
+  uint32_t id;
+  isl_rt_inst_t *inst;
+  isl_http_req_t *req; /* NULL once released (aborted or done) */
+  isl_rt_exchange_t *next;
+  uint64_t start_ns;  /* monotonic */
+  uint64_t cpu_ns;    /* charged CPU time */
+  int status;         /* sent status, 0 before respond */
+  int ended;          /* response ended */
+  int done;           /* JS said its waitUntil work is over */
+  char *method, *path;
+  int logged;      /* the request log line was written */
+  int log_pending; /* ended inside a call: log once its CPU time is in */
+  int finished;    /* done inside a call: free once its CPU time is in */
+};
+isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
+void isl_rt__exchange_log(isl_rt_exchange_t *x);
+isl_rt_exchange_t *isl_rt__exchange_find(isl_rt_inst_t *inst, uint32_t id);
+/* Answers with `status` and a plain body if nothing was sent yet, else cuts the response. */
+void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body);
+/* Removes x from its instance and frees it (writes the request log line if not yet). */
+void isl_rt__exchange_finish(isl_rt_exchange_t *x);
+
+/* ---- pool.c ------------------------------------------------------------------- */
+/* The runtime's state on one HTTP loop. */
+struct isl_rt_pool_s {
+  isl_rt_t *rt;
+  uv_loop_t *loop;
+  isl_rt_inst_t **by_worker; /* one live instance per worker, or NULL */
+  isl_rt_inst_t *lru_head, *lru_tail; /* most recently used first */
+  size_t budget_bytes;
+  uint64_t cold_starts, evictions;
+};
+#ifndef ISL_RT_INSTANCE_COST
+#define ISL_RT_INSTANCE_COST (256u << 10) /* bytes a clone costs before it grows */
+#endif
+size_t isl_rt__inst_cost(const isl_rt_inst_t *inst);
+int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out);
+void isl_rt__pool_free(isl_rt_pool_t *pool);
+/* The worker's instance on this loop, created from its snapshot if needed. */
+int isl_rt__pool_get(isl_rt_pool_t *pool, isl_rt_worker_t *w, isl_rt_inst_t **out, isl_err_t *err);
+void isl_rt__pool_touch(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
+/* Forgets inst (it is being freed). */
+void isl_rt__pool_remove(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
+/* Evicts idle instances, least recently used first, while over budget. */
+void isl_rt__pool_trim(isl_rt_pool_t *pool);
+
+int isl_rt__looks_like_module(const char *src);
+/* Lets iso import modules from w's folder. */
+void isl_rt__set_loader(isl_iso_t *iso, isl_rt_worker_t *w);
+
+/* ---- runtime.c ---------------------------------------------------------------- */
+struct isl_rt_s {
+  isl_rt_config_t cfg;
+  isl_rt_worker_t **workers;
+  size_t n_workers;
+  void *router; /* isl_rt_router_t */
+  isl_rt_worker_t *fallback; /* `isolde dev`: serves every request */
+};
+/* Host log (stderr), one key=value line. */
+void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+uint64_t isl_rt__now_ns(void);       /* monotonic */
+uint64_t isl_rt__thread_cpu_ns(void); /* this thread's CPU time */
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * dispatch.js - how a request reaches the tenant's fetch handler and how
+ * its Response goes back to the host.
+ *
+ * Both worker formats end up here: an ES module's `export default { fetch }`
+ * (registerModule gets the namespace) and a service-worker script's
+ * `addEventListener("fetch", e => e.respondWith(...))`. Each request has an
+ * id given by the host; its body arrives in chunks (bodyChunk/bodyEnd) into
+ * a ReadableStream. A response with a known body is sent in one write with
+ * its Content-Length; a streamed one is written chunk by chunk. The host is
+ * told `done` only when the response is out and every ctx.waitUntil promise
+ * has settled, so the isolate is not reset under background work.
+ *
+ * Nothing a tenant throws escapes to the host: it becomes a 500 for the
+ * client and a stack in the tenant's log (host.fail).
+ */
+import host from "./host.js";
+import entry from "./entry.js";
+import { headersFromText, headersToText } from "./headers.js";
+import { makeIncomingRequest } from "./request.js";
+import { Response, responseParts } from "./response.js";
+
+let env = Object.create(null);
+let moduleHandler = null;
+const fetchListeners = [];
+const inflight = new Map();
+
+function describe(err) {
+  if (err && typeof err === "object" && typeof err.stack === "string" && err.stack) {
+    const head = `${err.name || "Error"}: ${err.message}`;
+    return err.stack.startsWith(head) ? err.stack : `${head}\n${err.stack}`;
+  }
+  try {
+    return String(err);
+  } catch {
+    return "(unprintable value)";
+  }
+}
+
+class FetchEvent extends Event {
+  #state;
+  #request;
+  constructor(type, init, state) {
+    super(type);
+    this.#request = init && init.request;
+    this.#state = state;
+  }
+  get request() {
+    return this.#request;
+  }
+  respondWith(r) {
+    const st = this.#state;
+    if (!st) throw new TypeError("FetchEvent.respondWith: not a live fetch event");
+    if (st.respondWith) throw new DOMException("respondWith() was already called", "InvalidStateError");
+    st.respondWith = Promise.resolve(r);
+    this.stopImmediatePropagation();
+  }
+  waitUntil(p) {
+    if (this.#state) this.#state.ctx.waitUntil(p);
+  }
+  passThroughOnException() {
+    if (this.#state) this.#state.ctx.passThroughOnException();
+  }
+}
+
+function defineGlobal(name, value) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+defineGlobal("FetchEvent", FetchEvent);
+defineGlobal("addEventListener", function addEventListener(type, listener) {
+  if (type === "fetch" && (typeof listener === "function" || (listener && typeof listener.handleEvent === "function")))
+    if (!fetchListeners.includes(listener)) fetchListeners.push(listener);
+});
+defineGlobal("removeEventListener", function removeEventListener(type, listener) {
+  const i = type === "fetch" ? fetchListeners.indexOf(listener) : -1;
+  if (i >= 0) fetchListeners.splice(i, 1);
+});
+
+entry.setEnv = (json) => {
+  env = JSON.parse(json);
+  if (env === null || typeof env !== "object" || Array.isArray(env)) throw new TypeError("env must be a JSON object");
+};
+
+entry.registerModule = (ns) => {
+  const def = ns && ns.default;
+  if (def && typeof def.fetch === "function") {
+    moduleHandler = def;
+    return;
+  }
+  if (fetchListeners.length) {
+    // Service-worker format: bindings are globals.
+    for (const k of Object.keys(env)) defineGlobal(k, env[k]);
+    return;
+  }
+  if (ns && ns.default !== undefined)
+    throw new TypeError("the default export has no fetch() method: export default { fetch(request, env, ctx) { ... } }");
+  throw new TypeError(
+    "no fetch handler: export default { fetch(request, env, ctx) } or call addEventListener(\"fetch\", ...)",
+  );
+};
+
+function makeState(id) {
+  const st = { id, controller: null, waitUntil: [], respondWith: null, passThrough: false, abort: new AbortController(), sent: false };
+  st.ctx = {
+    waitUntil(p) {
+      st.waitUntil.push(Promise.resolve(p).catch((e) => host.log("error", `Uncaught (in waitUntil) ${describe(e)}`)));
+    },
+    passThroughOnException() {
+      st.passThrough = true;
+    },
+  };
+  return st;
+}
+
+function runHandler(st, request) {
+  if (moduleHandler) return moduleHandler.fetch(request, env, st.ctx);
+  const ev = new FetchEvent("fetch", { request }, st);
+  for (const l of fetchListeners.slice()) {
+    if (typeof l === "function") l.call(globalThis, ev);
+    else l.handleEvent(ev);
+    if (st.respondWith) break;
+  }
+  if (!st.respondWith) throw new TypeError("no fetch listener called event.respondWith()");
+  return st.respondWith;
+}
+
+async function send(st, resp) {
+  if (!(resp instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
+  const parts = responseParts(resp);
+  if (parts.status === 0) throw new TypeError("the fetch handler returned Response.error()");
+  const id = st.id;
+  let text = headersToText(parts.headers);
+  if (parts.bytes) {
+    text += `content-length: ${parts.bytes.byteLength}\n`;
+    host.respond(id, parts.status, parts.statusText, text);
+    if (parts.bytes.byteLength) host.write(id, toArrayBuffer(parts.bytes));
+    host.end(id);
+    return;
+  }
+  if (!parts.stream) {
+    host.respond(id, parts.status, parts.statusText, text + "content-length: 0\n");
+    host.end(id);
+    return;
+  }
+  host.respond(id, parts.status, parts.statusText, text);
+  const reader = parts.stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) throw new TypeError("a response body stream must yield Uint8Array chunks");
+    if (value.byteLength && !host.write(id, toArrayBuffer(value))) {
+      reader.cancel(new Error("the client went away")).catch(() => {});
+      break;
+    }
+  }
+  host.end(id);
+}
+
+function toArrayBuffer(u8) {
+  if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength) return u8.buffer;
+  return u8.buffer.slice(u8.byteOffset, u8.byteOffset + u8.byteLength);
+}
+
+async function settle(st) {
+  // waitUntil may be called while earlier promises run: wait until no new one came.
+  for (let seen = -1; seen !== st.waitUntil.length; ) {
+    seen = st.waitUntil.length;
+    await Promise.allSettled(st.waitUntil);
+  }
+  inflight.delete(st.id);
+  host.done(st.id);
+}
+
+entry.dispatch = (id, method, url, headerText, hasBody) => {
+  const st = makeState(id);
+  inflight.set(id, st);
+  let body = null;
+  if (hasBody) {
+    body = new ReadableStream({
+      start(c) {
+        st.controller = c;
+      },
+    });
+  }
+  let result;
+  try {
+    const request = makeIncomingRequest(url, method, headersFromText(headerText), body, st.abort.signal);
+    result = runHandler(st, request);
+  } catch (e) {
+    result = Promise.reject(e);
+  }
+  Promise.resolve(result)
+    .then((resp) => send(st, resp))
+    .catch((err) => host.fail(id, `Uncaught ${describe(err)}`))
+    .then(() => settle(st));
+};
+
+entry.bodyChunk = (id, ab) => {
+  const st = inflight.get(id);
+  if (st && st.controller) {
+    try {
+      st.controller.enqueue(new Uint8Array(ab));
+    } catch {
+      // The tenant cancelled the body stream: drop the rest.
+    }
+  }
+};
+
+entry.bodyEnd = (id) => {
+  const st = inflight.get(id);
+  if (st && st.controller) {
+    try {
+      st.controller.close();
+    } catch {
+      // already cancelled
+    }
+    st.controller = null;
+  }
+};
+
+entry.abort = (id) => {
+  const st = inflight.get(id);
+  if (!st) return;
+  const reason = new DOMException("The client disconnected", "AbortError");
+  if (st.controller) {
+    try {
+      st.controller.error(reason);
+    } catch {
+      // already closed
+    }
+    st.controller = null;
+  }
+  st.abort.abort(reason);
+};

@@ -1,0 +1,104 @@
+/*
+ * pool.c - the isolates of one event loop.
+ *
+ * Each loop keeps at most one live instance per worker, made on the
+ * worker's first request there and shared by all its requests on that
+ * loop. Instances sit in a list, most recently used first. After each
+ * request the pool adds up its instances' linear memory and, while that is
+ * over the loop's share of the budget, frees the least recently used idle
+ * ones (no request in flight); a later request makes a fresh clone.
+ *
+ * An instance's memory is what it grew beyond its snapshot plus a fixed
+ * ISL_RT_INSTANCE_COST for the pages a clone dirties (about 130 KB RSS
+ * measured, see docs/isolate.md): the linear memory size itself counts the
+ * snapshot's shared pages, which cost nothing per clone.
+ *
+ * The sum is recomputed by walking the list: it is a few thousand loads at
+ * most and happens once per request, which is cheaper than keeping a
+ * running total right through resets and recycling.
+ */
+#include <stdlib.h>
+
+#include "runtime/internal.h"
+
+int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
+  isl_rt_pool_t *p = calloc(1, sizeof(*p));
+  if (!p) return ISL_ENOMEM;
+  p->by_worker = calloc(rt->n_workers ? rt->n_workers : 1, sizeof(*p->by_worker));
+  if (!p->by_worker) {
+    free(p);
+    return ISL_ENOMEM;
+  }
+  p->rt = rt;
+  p->loop = loop;
+  unsigned threads = rt->cfg.threads ? rt->cfg.threads : 1;
+  uint32_t mb = rt->cfg.memory_budget_mb ? rt->cfg.memory_budget_mb : ISL_RT_MEMORY_BUDGET_MB;
+  p->budget_bytes = ((size_t)mb << 20) / threads;
+  *out = p;
+  return 0;
+}
+
+void isl_rt__pool_free(isl_rt_pool_t *p) {
+  if (!p) return;
+  while (p->lru_head) isl_rt__inst_free(p->lru_head); /* unlinks itself */
+  free(p->by_worker);
+  free(p);
+}
+
+static void lru_unlink(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
+  if (inst->lru_prev) {
+    inst->lru_prev->lru_next = inst->lru_next;
+  } else if (p->lru_head == inst) {
+    p->lru_head = inst->lru_next;
+  }
+  if (inst->lru_next) {
+    inst->lru_next->lru_prev = inst->lru_prev;
+  } else if (p->lru_tail == inst) {
+    p->lru_tail = inst->lru_prev;
+  }
+  inst->lru_prev = inst->lru_next = NULL;
+}
+
+void isl_rt__pool_touch(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
+  lru_unlink(p, inst);
+  inst->lru_next = p->lru_head;
+  if (p->lru_head) p->lru_head->lru_prev = inst;
+  p->lru_head = inst;
+  if (!p->lru_tail) p->lru_tail = inst;
+}
+
+void isl_rt__pool_remove(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
+  lru_unlink(p, inst);
+  if (p->by_worker[inst->worker->index] == inst) p->by_worker[inst->worker->index] = NULL;
+}
+
+int isl_rt__pool_get(isl_rt_pool_t *p, isl_rt_worker_t *w, isl_rt_inst_t **out, isl_err_t *err) {
+  isl_rt_inst_t *inst = p->by_worker[w->index];
+  if (!inst) {
+    int rc = isl_rt__inst_new(w, p->loop, p, &inst, err);
+    if (rc < 0) return rc;
+    p->by_worker[w->index] = inst;
+    p->cold_starts++;
+  }
+  isl_rt__pool_touch(p, inst);
+  *out = inst;
+  return 0;
+}
+
+size_t isl_rt__inst_cost(const isl_rt_inst_t *inst) {
+  return isl_iso_memory_bytes(inst->iso) - inst->base_bytes + ISL_RT_INSTANCE_COST;
+}
+
+void isl_rt__pool_trim(isl_rt_pool_t *p) {
+  size_t total = 0;
+  for (isl_rt_inst_t *i = p->lru_head; i; i = i->lru_next) total += isl_rt__inst_cost(i);
+  for (isl_rt_inst_t *i = p->lru_tail; i && total > p->budget_bytes;) {
+    isl_rt_inst_t *prev = i->lru_prev;
+    if (!i->n_exchanges && !i->depth) {
+      total -= isl_rt__inst_cost(i);
+      p->evictions++;
+      isl_rt__inst_free(i);
+    }
+    i = prev;
+  }
+}

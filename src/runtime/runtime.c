@@ -1,0 +1,239 @@
+/*
+ * runtime.c - the runtime's HTTP handler: route, find the instance, hand
+ * the request to JS (entry.dispatch), stream its body in, and tidy up.
+ *
+ * The JS side answers through host_http.c; this file only starts things
+ * and reacts to the HTTP layer (body bytes, end of body, client gone).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+#include "runtime/router.h"
+
+void isl_rt__log(const char *fmt, ...) {
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n > sizeof(line) - 2) n = (int)sizeof(line) - 2;
+  line[n++] = '\n';
+  ssize_t k = write(2, line, (size_t)n);
+  (void)k;
+}
+
+int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
+  isl_rt_t *rt = calloc(1, sizeof(*rt));
+  if (!rt) return ISL_ENOMEM;
+  if (cfg) rt->cfg = *cfg;
+  isl_rt_router_t *r;
+  int rc = isl_rt_router_new(&r);
+  if (rc < 0) {
+    free(rt);
+    return rc;
+  }
+  rt->router = r;
+  *out = rt;
+  return 0;
+}
+
+void isl_rt_free(isl_rt_t *rt) {
+  if (!rt) return;
+  for (size_t i = 0; i < rt->n_workers; i++) isl_rt_worker_free(rt->workers[i]);
+  free(rt->workers);
+  isl_rt_router_free(rt->router);
+  free(rt);
+}
+
+static int add(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n, isl_err_t *err) {
+  isl_rt_worker_t **ws = realloc(rt->workers, (rt->n_workers + 1) * sizeof(*ws));
+  if (!ws) return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  rt->workers = ws;
+  for (size_t i = 0; i < n; i++) {
+    int rc = isl_rt_router_add(rt->router, routes[i], w, err);
+    if (rc < 0) return rc;
+  }
+  if (!n) rt->fallback = w;
+  w->index = (unsigned)rt->n_workers;
+  rt->workers[rt->n_workers++] = w;
+  return 0;
+}
+
+int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n, isl_err_t *err) {
+  int rc = add(rt, w, routes, n, err);
+  if (rc < 0) isl_rt_worker_free(w);
+  return rc;
+}
+
+int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const char *const *routes, size_t n,
+                      isl_err_t *err) {
+  isl_rt_worker_t *w = calloc(1, sizeof(*w));
+  if (!w) return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  w->name = strdup(name);
+  w->broken = strdup(reason);
+  w->log_fd = -1;
+  if (!w->name || !w->broken) {
+    isl_rt_worker_free(w);
+    return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  }
+  return isl_rt_add_worker(rt, w, routes, n, err);
+}
+
+/* ---- the HTTP handler ------------------------------------------------------------- */
+
+static void on_loop_start(isl_http_loop_t *loop) {
+  isl_rt_t *rt = isl_http_server_handler_data(isl_http_loop_server(loop));
+  isl_rt_pool_t *pool = NULL;
+  if (isl_rt__pool_new(rt, isl_http_loop_uv(loop), &pool) < 0) isl_rt__log("runtime event=pool_failed");
+  loop->data = pool;
+}
+
+static void on_loop_stop(isl_http_loop_t *loop) {
+  isl_rt__pool_free(loop->data);
+  loop->data = NULL;
+}
+
+static void after_entry(isl_rt_inst_t *inst) {
+  isl_rt_pool_t *pool = inst->pool;
+  isl_rt__inst_maybe_discard(inst);
+  isl_rt__pool_trim(pool);
+}
+
+/* "name: value\n" for every request header, in order. */
+static char *header_text(isl_http_req_t *req) {
+  size_t n = isl_http_req_header_count(req), len = 1;
+  for (size_t i = 0; i < n; i++) {
+    const isl_http_header_t *h = isl_http_req_header(req, i);
+    len += h->name_len + h->value_len + 3;
+  }
+  char *s = malloc(len), *p = s;
+  if (!s) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const isl_http_header_t *h = isl_http_req_header(req, i);
+    memcpy(p, h->name, h->name_len);
+    p += h->name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, h->value, h->value_len);
+    p += h->value_len;
+    *p++ = '\n';
+  }
+  *p = 0;
+  return s;
+}
+
+static char *request_url(isl_http_req_t *req) {
+  const char *target = isl_http_req_target(req);
+  if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0) return strdup(target);
+  const char *host = isl_http_req_header_get(req, "host");
+  if (!host || !host[0]) host = "localhost";
+  if (target[0] != '/') target = "/";
+  size_t len = strlen(host) + strlen(target) + 8;
+  char *url = malloc(len);
+  if (url) snprintf(url, len, "http://%s%s", host, target);
+  return url;
+}
+
+static void refuse(isl_http_req_t *req, int status, const char *body) {
+  isl_http_res_simple(req, status, "text/plain; charset=utf-8", body);
+  isl_http_req_release(req);
+}
+
+static void on_request(isl_http_req_t *req) {
+  isl_http_loop_t *loop = isl_http_req_loop(req);
+  isl_rt_pool_t *pool = loop->data;
+  isl_rt_t *rt = isl_http_server_handler_data(isl_http_loop_server(loop));
+  if (!pool) return refuse(req, 503, "The server is out of memory.\n");
+  const char *host = isl_http_req_header_get(req, "host");
+  const char *target = isl_http_req_target(req);
+  isl_rt_worker_t *w = isl_rt_router_match(rt->router, host ? host : "", target);
+  if (!w) w = rt->fallback;
+  char msg[1024];
+  if (!w) {
+    snprintf(msg, sizeof(msg), "No worker is routed for %s%s.\n", host ? host : "", target);
+    if (!rt->cfg.quiet)
+      isl_rt__log("request tenant=- method=%s path=%s status=404", isl_http_req_method(req), target);
+    return refuse(req, 404, msg);
+  }
+  if (w->broken) {
+    snprintf(msg, sizeof(msg), "Worker \"%s\" failed to load.\n", w->name);
+    return refuse(req, 503, msg);
+  }
+  isl_rt_inst_t *inst;
+  isl_err_t err = {0};
+  if (isl_rt__pool_get(pool, w, &inst, &err) < 0) {
+    isl_rt__log("runtime tenant=%s event=clone_failed error=\"%s\"", w->name, err.msg);
+    return refuse(req, 503, "The worker could not be started.\n");
+  }
+  isl_rt_exchange_t *x = isl_rt__exchange_new(inst, req);
+  char *url = request_url(req);
+  char *headers = header_text(req);
+  isl_val_t args[5] = {0};
+  int rc = x && url && headers ? 0 : ISL_ENOMEM;
+  if (rc == 0 && (rc = isl_iso_new_number(inst->iso, x->id, &args[0])) == 0 &&
+      (rc = isl_iso_new_string(inst->iso, isl_http_req_method(req), &args[1])) == 0 &&
+      (rc = isl_iso_new_string(inst->iso, url, &args[2])) == 0 &&
+      (rc = isl_iso_new_string(inst->iso, headers, &args[3])) == 0)
+    rc = isl_iso_new_number(inst->iso, isl_http_req_has_body(req), &args[4]);
+  free(url);
+  free(headers);
+  if (rc < 0) {
+    for (int i = 0; i < 5; i++) isl_iso_release(inst->iso, args[i]);
+    if (x) {
+      isl_rt__exchange_fail(x, 503, "The worker could not be started.\n");
+      isl_rt__exchange_finish(x);
+    } else {
+      refuse(req, 503, "The worker could not be started.\n");
+    }
+    return after_entry(inst);
+  }
+  isl_rt__inst_call(inst, w->entry->dispatch, 5, args, x);
+  after_entry(inst);
+}
+
+static void on_body(isl_http_req_t *req, const char *data, size_t len) {
+  isl_rt_exchange_t *x = req->data;
+  if (!x) return;
+  isl_rt_inst_t *inst = x->inst;
+  isl_val_t args[2] = {0};
+  if (isl_iso_new_number(inst->iso, x->id, &args[0]) < 0 || isl_iso_new_array_buffer(inst->iso, data, len, &args[1]) < 0) {
+    isl_iso_release(inst->iso, args[0]);
+    return;
+  }
+  isl_rt__inst_call(inst, inst->worker->entry->body_chunk, 2, args, x);
+  after_entry(inst);
+}
+
+static void call_with_id(isl_http_req_t *req, int which) {
+  isl_rt_exchange_t *x = req->data;
+  if (!x) return;
+  isl_rt_inst_t *inst = x->inst;
+  isl_val_t id;
+  if (isl_iso_new_number(inst->iso, x->id, &id) < 0) return;
+  isl_rt__inst_call(inst, which ? inst->worker->entry->abort : inst->worker->entry->body_end, 1, &id, x);
+  after_entry(inst);
+}
+
+static void on_body_end(isl_http_req_t *req) {
+  call_with_id(req, 0);
+}
+
+static void on_abort(isl_http_req_t *req) {
+  call_with_id(req, 1);
+}
+
+void isl_rt_http_handler(isl_rt_t *rt, isl_http_handler_t *h) {
+  memset(h, 0, sizeof(*h));
+  h->on_loop_start = on_loop_start;
+  h->on_loop_stop = on_loop_stop;
+  h->on_request = on_request;
+  h->on_body = on_body;
+  h->on_body_end = on_body_end;
+  h->on_abort = on_abort;
+  h->data = rt;
+}

@@ -1,0 +1,76 @@
+/*
+ * runtime.h - the contract of src/runtime: tenants' workers at work.
+ *
+ * The runtime loads workers (a tenant's script plus its env and limits)
+ * into snapshots, and answers HTTP requests by running them in isolates:
+ * one live isolate per worker per event loop, created lazily from the
+ * worker's snapshot, shared by all the requests in flight on that loop,
+ * evicted least recently used first when a loop's idle isolates exceed
+ * its share of the memory budget. The Web APIs tenants see are the JS
+ * prelude in src/runtime/js plus the host functions in host_*.c.
+ *
+ * What it does not do: parse HTTP or own sockets (src/http), read config
+ * files or flags (src/cli).
+ *
+ * Threads: workers are loaded on one thread before serving; afterwards
+ * they are read-only and shared. Each HTTP loop thread keeps its own
+ * isolates, created and used only on that thread.
+ */
+#ifndef ISL_RUNTIME_H
+#define ISL_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "http/http.h"
+
+typedef struct isl_rt_s isl_rt_t;
+typedef struct isl_rt_worker_s isl_rt_worker_t;
+
+typedef struct {
+  const char *name;      /* tenant name, shown in logs; borrowed */
+  const char *main_path; /* the main module or service-worker script; borrowed */
+  const char *env_json;  /* a JSON object: vars and secrets; NULL = {} */
+  const char *const *secret_names; /* env keys whose values are never logged */
+  size_t n_secrets;
+  uint32_t cpu_ms;    /* CPU limit per request; 0 = ISL_ISO_CPU_MS */
+  uint32_t memory_mb; /* memory cap per isolate; 0 = ISL_ISO_MEMORY_MAX_MB */
+  int log_fd;         /* the tenant's log (console.*, errors); < 0 = stdout */
+} isl_rt_worker_config_t;
+
+/* Loads a worker: runs its script once in a clone of the prelude and
+ * snapshots the result. err says what failed (with file:line for JS). */
+int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out, isl_err_t *err);
+void isl_rt_worker_free(isl_rt_worker_t *w);
+
+#ifndef ISL_RT_MEMORY_BUDGET_MB
+#define ISL_RT_MEMORY_BUDGET_MB 1024
+#endif
+
+typedef struct {
+  uint32_t memory_budget_mb; /* idle isolates of all loops; 0 = ISL_RT_MEMORY_BUDGET_MB */
+  unsigned threads;          /* HTTP loops, to split the budget; 0 = 1 */
+  int quiet;                 /* no request log lines */
+} isl_rt_config_t;
+
+int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out);
+/* Serves w (takes it) for requests matching any of routes (Workers
+ * patterns); with no routes, w serves every request no route claims. */
+int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n_routes, isl_err_t *err);
+/* A tenant that failed to load: its routes answer 503 with `reason`. */
+int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const char *const *routes, size_t n_routes,
+                      isl_err_t *err);
+/* Fills h with the runtime's request handler (h->data = rt). */
+void isl_rt_http_handler(isl_rt_t *rt, isl_http_handler_t *h);
+void isl_rt_free(isl_rt_t *rt);
+
+/*
+ * `isolde run FILE.js`: evaluates FILE (an ES module if it imports or
+ * exports) after the prelude, then runs its timers and promises until none
+ * is left. console output goes to stdout/stderr. Returns the exit status:
+ * 0, or 1 after printing an uncaught error.
+ */
+int isl_rt_run_file(const char *path);
+
+#endif

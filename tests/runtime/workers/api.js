@@ -1,0 +1,83 @@
+// Test tenant (module format): routes for the runtime's server tests.
+import { counter, bump } from "./lib/counter.js";
+
+let pending = null; // a request parked by /wait, released by /release
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case "/hello":
+        return new Response(`hello ${env.GREETING}`);
+      case "/count":
+        bump();
+        return new Response(String(counter()));
+      case "/globals":
+        globalThis.leak = env.SECRET;
+        return Response.json({ leak: globalThis.leak, keys: Object.keys(env).sort() });
+      case "/echo":
+        return new Response(await request.text(), { headers: { "x-method": request.method } });
+      case "/length": {
+        const buf = await request.arrayBuffer();
+        return new Response(String(buf.byteLength));
+      }
+      case "/stream": {
+        const enc = new TextEncoder();
+        let i = 0;
+        const body = new ReadableStream({
+          async pull(c) {
+            await new Promise((r) => setTimeout(r, 5));
+            if (i === 3) return c.close();
+            c.enqueue(enc.encode(`chunk${i++};`));
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/plain" } });
+      }
+      case "/throw":
+        throw new TypeError("thrown by the handler in /throw");
+      case "/reject":
+        return Promise.reject(new RangeError("rejected in /reject"));
+      case "/notresponse":
+        return "just a string";
+      case "/spin":
+        for (;;) {}
+      case "/bomb": {
+        const keep = [];
+        for (;;) keep.push(new Array(1 << 16).fill(keep.length));
+      }
+      case "/time": {
+        const a = Date.now(), p = performance.now();
+        let x = 0;
+        const t0 = Date.now();
+        for (let i = 0; i < 3e5; i++) x += Math.sqrt(i);
+        const b = Date.now(), q = performance.now();
+        await new Promise((r) => setTimeout(r, 20));
+        const c = Date.now();
+        return Response.json({ frozen: a === b && p === q && t0 === a, advanced: c - a, x: x > 0 });
+      }
+      case "/wait": {
+        const v = await new Promise((r) => (pending = r));
+        return new Response(`released by ${v}`);
+      }
+      case "/release": {
+        if (!pending) return new Response("nothing waiting", { status: 409 });
+        pending("release");
+        pending = null;
+        return new Response("released");
+      }
+      case "/slow": {
+        await new Promise((r) => setTimeout(r, Number(url.searchParams.get("ms") ?? 300)));
+        return new Response("slow done");
+      }
+      case "/background":
+        ctx.waitUntil(new Promise((r) => setTimeout(r, 100)).then(() => console.log("background work done")));
+        return new Response("answered first");
+      case "/log":
+        console.log("log line", { a: 1 });
+        console.error("error line");
+        return new Response("logged");
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  },
+};

@@ -1,0 +1,3 @@
+// Test tenant whose script throws while loading.
+export default { fetch: () => new Response("never") };
+throw new Error("broken at load time");
