@@ -1,1 +1,11 @@
 /* Tests of src/http, by name: X(name) runs test_name from tests/http/test_*.c. */
+X(http_get_echo)
+X(http_post_echo)
+X(http_keep_alive_two_requests)
+X(http_pipelining_answers_in_order)
+X(http_chunked_request_body)
+X(http_chunked_streaming_response)
+X(http_10_closes_unless_keep_alive)
+X(http_head_has_no_body)
+X(http_expect_100_continue)
+X(http_early_response_before_body)

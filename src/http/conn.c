@@ -1,0 +1,1118 @@
+/*
+ * conn.c - one HTTP/1.1 connection: reading, parsing with http-parser,
+ * handing requests to the handler, writing responses, limits and timeouts.
+ *
+ * A connection has one parser and at most one exchange in progress
+ * (c->cur). The parser is paused at the end of every message and resumed
+ * only once that exchange's response has ended, so pipelined requests are
+ * handed over strictly one at a time and answered in order; bytes read
+ * meanwhile wait in c->pend (up to ISL_HTTP_MAX_PENDING_INPUT, then reading
+ * stops). When a response ends outside the parser (from a timer, say), the
+ * next request is parsed on a zero-delay timer rather than inside
+ * isl_http_res_end, so the handler is never re-entered from its own call.
+ *
+ * One timer per connection serves whichever deadline applies to its state:
+ * header timeout (HEADERS), body stall (BODY), keep-alive idle (IDLE),
+ * linger (LINGER); none runs while the handler owns the exchange.
+ *
+ * Responses are framed here (Content-Length, chunked, or close-delimited for
+ * HTTP/1.0) and every write is a uv_write of a freshly allocated block, so
+ * the handler may write from any callback of the loop. Error responses
+ * (400, 408, 413, 431, 501, 503, 505) are canned, carry Connection: close,
+ * and are followed by a lingering close: shut down the write side, then
+ * read and discard until the client closes or ISL_HTTP_LINGER_MS passes, so
+ * unread request bytes never turn the close into a reset that would destroy
+ * the response.
+ *
+ * Requests live until both the handler has released them and their bytes
+ * are on the wire (or cancelled); a request may outlive its connection, in
+ * which case its conn pointer is NULL and res_* calls are no-ops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/internal.h"
+
+#define SRV(c) ((c)->loop->srv)
+
+/* ---- private prototypes --------------------------------------------------------- */
+static void conn_close(isl_http_conn_t *c);
+static void conn_linger(isl_http_conn_t *c);
+static void conn_fail(isl_http_conn_t *c, int status, const char *msg);
+static void conn_drain_pending(isl_http_conn_t *c);
+static void on_timeout(uv_timer_t *t);
+static void req_maybe_free(isl_http_reqi_t *r);
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) abort(); /* host out of memory */
+  return p;
+}
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n, size);
+  if (!p) abort();
+  return p;
+}
+
+static void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) abort();
+  return p;
+}
+
+const char *isl_http_status_reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 205:
+      return "Reset Content";
+    case 206:
+      return "Partial Content";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 422:
+      return "Unprocessable Content";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+/* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", cached per loop for a second. */
+static const char *loop_date(isl_http_loopi_t *l) {
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t now = time(NULL);
+  if ((int64_t)now != l->date_sec) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(l->date, sizeof(l->date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday % 7],
+             tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    l->date_sec = (int64_t)now;
+  }
+  return l->date;
+}
+
+static void timer_set(isl_http_conn_t *c, uint32_t ms) {
+  if (ms) uv_timer_start(&c->timer, on_timeout, c->doomed ? 0 : ms, 0);
+}
+
+static void read_stop(isl_http_conn_t *c) {
+  if (!c->reading) return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+/* ---- writing ----------------------------------------------------------------------- */
+
+typedef struct {
+  uv_write_t w;
+  isl_http_conn_t *c;
+  isl_http_reqi_t *r; /* NULL for canned responses */
+  size_t len;
+  char data[];
+} wblock_t;
+
+static wblock_t *wblock_new(size_t cap) {
+  return xmalloc(sizeof(wblock_t) + cap);
+}
+
+static void on_write(uv_write_t *w, int status) {
+  wblock_t *b = (wblock_t *)w;
+  isl_http_conn_t *c = b->c;
+  isl_http_reqi_t *r = b->r;
+  c->writes--;
+  c->pending_bytes -= b->len;
+  free(b);
+  if (r) {
+    r->writes--;
+    req_maybe_free(r);
+  }
+  if (status < 0 && c->state != ISL_HTTP_CONN_CLOSED) conn_close(c);
+}
+
+static void on_kill_soon(uv_timer_t *t) {
+  conn_close(t->data);
+}
+
+/* Every timer callback first checks this: a connection whose write failed
+ * closes on the next tick whatever deadline was set since. */
+#define DOOMED_CHECK(c) \
+  do {                  \
+    if ((c)->doomed) {  \
+      conn_close(c);    \
+      return;           \
+    }                   \
+  } while (0)
+
+/* Queues b (len bytes) on c; takes b. */
+static void conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, wblock_t *b, size_t len) {
+  if (c->state == ISL_HTTP_CONN_CLOSED || c->shut) {
+    free(b);
+    return;
+  }
+  b->c = c;
+  b->r = r;
+  b->len = len;
+  uv_buf_t buf = uv_buf_init(b->data, (unsigned)len);
+  if (uv_write(&b->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
+    free(b);
+    /* Not from inside the handler's own call: close on the next tick. */
+    c->doomed = 1;
+    uv_timer_start(&c->timer, on_kill_soon, 0, 0);
+    return;
+  }
+  c->writes++;
+  c->pending_bytes += len;
+  if (r) r->writes++;
+}
+
+static void conn_send_copy(isl_http_conn_t *c, const char *s, size_t len) {
+  wblock_t *b = wblock_new(len);
+  memcpy(b->data, s, len);
+  conn_send(c, NULL, b, len);
+}
+
+/* A canned response with Connection: close. */
+static void conn_send_error(isl_http_conn_t *c, int status, const char *msg) {
+  char buf[512];
+  int n = snprintf(buf, sizeof(buf),
+                   "HTTP/1.1 %d %s\r\n%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n%s\n",
+                   status, isl_http_status_reason(status), loop_date(c->loop), strlen(msg) + 1, msg);
+  if (n > 0) conn_send_copy(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static isl_http_reqi_t *req_new(isl_http_conn_t *c) {
+  isl_http_reqi_t *r = xcalloc(1, sizeof(*r));
+  isl_http_loopi_t *l = c->loop;
+  r->loop = l;
+  r->conn = c;
+  memcpy(r->remote, c->remote, sizeof(r->remote));
+  r->lnext = l->reqs;
+  if (l->reqs) l->reqs->lprev = r;
+  l->reqs = r;
+  r->cnext = c->reqs;
+  if (c->reqs) c->reqs->cprev = r;
+  c->reqs = r;
+  r->method = "";
+  r->res_length = -1;
+  return r;
+}
+
+static void req_unlink_conn(isl_http_reqi_t *r) {
+  isl_http_conn_t *c = r->conn;
+  if (!c) return;
+  if (r->cprev) {
+    r->cprev->cnext = r->cnext;
+  } else {
+    c->reqs = r->cnext;
+  }
+  if (r->cnext) r->cnext->cprev = r->cprev;
+  r->cprev = r->cnext = NULL;
+  if (c->cur == r) c->cur = NULL;
+  r->conn = NULL;
+}
+
+void isl_http__req_free(isl_http_reqi_t *r) {
+  isl_http_loopi_t *l = r->loop;
+  req_unlink_conn(r);
+  if (r->lprev) {
+    r->lprev->lnext = r->lnext;
+  } else {
+    l->reqs = r->lnext;
+  }
+  if (r->lnext) r->lnext->lprev = r->lprev;
+  free(r->hbuf);
+  free(r->offs);
+  free(r->headers);
+  free(r);
+}
+
+static void req_maybe_free(isl_http_reqi_t *r) {
+  if (!r->released || r->writes || r->parsing || r->cb_depth) return;
+  if (r->conn && r->conn->cur == r) return;
+  isl_http__req_free(r);
+}
+
+/* The handler's callbacks, guarded so that a release inside cannot free r
+ * under our feet. */
+#define CALL_HANDLER(r, cb, ...)                       \
+  do {                                                 \
+    const isl_http_handler_t *h_ = &(r)->loop->srv->h; \
+    if (h_->cb) {                                      \
+      (r)->cb_depth++;                                 \
+      h_->cb(__VA_ARGS__);                             \
+      (r)->cb_depth--;                                 \
+    }                                                  \
+  } while (0)
+
+/* The exchange is over for the handler (client gone or a limit tripped):
+ * on_abort once if it was handed over and not finished. */
+static void req_abort(isl_http_reqi_t *r) {
+  if (r->aborted) return;
+  int finished = r->body_done && r->res == ISL_HTTP_RES_ENDED;
+  r->aborted = 1;
+  if (r->handed && !finished && !r->released) CALL_HANDLER(r, on_abort, &r->pub);
+}
+
+/* Appends len bytes to the header buffer. */
+static void hbuf_put(isl_http_reqi_t *r, const char *s, size_t len) {
+  if (r->hlen + len + 1 > r->hcap) {
+    size_t cap = r->hcap ? r->hcap : 256;
+    while (cap < r->hlen + len + 1) cap *= 2;
+    r->hbuf = xrealloc(r->hbuf, cap);
+    r->hcap = cap;
+  }
+  memcpy(r->hbuf + r->hlen, s, len);
+  r->hlen += len;
+}
+
+static void hbuf_end_token(isl_http_reqi_t *r) {
+  hbuf_put(r, "", 1); /* NUL */
+}
+
+/* If the exchange is complete (request read, response ended), the
+ * connection may move on. The caller then calls req_maybe_free(r). */
+static void exchange_check(isl_http_reqi_t *r) {
+  isl_http_conn_t *c = r->conn;
+  if (!c || c->cur != r || !r->body_done || r->res != ISL_HTTP_RES_ENDED) return;
+  c->cur = NULL;
+}
+
+/* ---- parser callbacks ----------------------------------------------------------------- */
+
+static int on_message_begin(http_parser *p) {
+  isl_http_conn_t *c = p->data;
+  if (c->state >= ISL_HTTP_CONN_LINGER) return -1;
+  isl_http_reqi_t *r = req_new(c);
+  r->parsing = 1;
+  c->cur = r;
+  if (c->state != ISL_HTTP_CONN_HEADERS) {
+    c->state = ISL_HTTP_CONN_HEADERS;
+    timer_set(c, SRV(c)->cfg.header_timeout_ms);
+  }
+  return 0;
+}
+
+static int header_bytes(isl_http_conn_t *c, isl_http_reqi_t *r, size_t len) {
+  r->hdr_bytes += len;
+  if (r->hdr_bytes <= SRV(c)->cfg.max_header_bytes) return 0;
+  if (r->last_cb <= 1) {
+    conn_fail(c, 414, "request target too long");
+  } else {
+    conn_fail(c, 431, "request header fields too large");
+  }
+  return -1;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  r->last_cb = 1;
+  if (header_bytes(c, r, len)) return -1;
+  hbuf_put(r, at, len);
+  r->url_len += len;
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  if (r->headers || r->handed) return header_bytes(c, r, len); /* trailers: counted, dropped */
+  if (r->last_cb != 2) {
+    hbuf_end_token(r); /* the url or the previous value */
+    if (r->n_headers >= ISL_HTTP_MAX_HEADERS) {
+      conn_fail(c, 431, "too many request header fields");
+      return -1;
+    }
+    if (r->n_headers == r->cap_headers) {
+      r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
+      r->offs = xrealloc(r->offs, r->cap_headers * sizeof(*r->offs));
+    }
+    r->offs[r->n_headers].name_off = r->hlen;
+    r->offs[r->n_headers].name_len = 0;
+    r->offs[r->n_headers].value_off = 0;
+    r->offs[r->n_headers].value_len = 0;
+    r->n_headers++;
+    r->last_cb = 2;
+    if (header_bytes(c, r, 4)) return -1; /* ": " and CRLF */
+  }
+  if (header_bytes(c, r, len)) return -1;
+  hbuf_put(r, at, len);
+  r->offs[r->n_headers - 1].name_len += len;
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r || r->n_headers == 0) return -1;
+  if (r->headers || r->handed) return header_bytes(c, r, len); /* trailers */
+  if (r->last_cb != 3) {
+    hbuf_end_token(r); /* the name */
+    r->offs[r->n_headers - 1].value_off = r->hlen;
+    r->last_cb = 3;
+  }
+  if (header_bytes(c, r, len)) return -1;
+  hbuf_put(r, at, len);
+  r->offs[r->n_headers - 1].value_len += len;
+  return 0;
+}
+
+/* Trims and compares a header value to a token, case-insensitively. */
+static int value_is(const char *v, const char *token) {
+  while (*v == ' ' || *v == '\t') v++;
+  size_t n = strlen(token);
+  if (strncasecmp(v, token, n) != 0) return 0;
+  v += n;
+  while (*v == ' ' || *v == '\t') v++;
+  return *v == '\0';
+}
+
+/* Points the public header array into hbuf; a name whose value never came
+ * gets "". */
+static void build_headers(isl_http_reqi_t *r) {
+  if (r->last_cb == 2) {
+    hbuf_end_token(r);
+    r->offs[r->n_headers - 1].value_off = r->hlen;
+  }
+  hbuf_end_token(r);
+  if (r->n_headers) r->headers = xmalloc(r->n_headers * sizeof(*r->headers));
+  for (size_t i = 0; i < r->n_headers; i++) {
+    r->headers[i].name = r->hbuf + r->offs[i].name_off;
+    r->headers[i].name_len = r->offs[i].name_len;
+    r->headers[i].value = r->hbuf + r->offs[i].value_off;
+    r->headers[i].value_len = r->offs[i].value_len;
+  }
+}
+
+static int on_headers_complete(http_parser *p) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  isl_http_server_t *s = SRV(c);
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  build_headers(r);
+  r->method = http_method_str((enum http_method)p->method);
+  r->minor = p->http_minor;
+  if (p->http_major != 1) {
+    conn_fail(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    return -1;
+  }
+  if (p->method == HTTP_CONNECT) {
+    conn_fail(c, 501, "CONNECT is not supported");
+    return -1;
+  }
+  const char *te = isl_http_req_header_get(&r->pub, "transfer-encoding");
+  if (te && !value_is(te, "chunked")) {
+    conn_fail(c, 501, "unsupported transfer encoding");
+    return -1;
+  }
+  if (p->flags & F_CHUNKED) {
+    r->has_body = 1;
+  } else if (p->content_length > 0 && p->content_length != UINT64_MAX) {
+    r->has_body = 1;
+    if (p->content_length > s->cfg.max_body_bytes) {
+      conn_fail(c, 413, "request body too large");
+      return -1;
+    }
+  }
+  p->upgrade = 0; /* Upgrade is not supported: the request is an ordinary one */
+  r->keep_alive = http_should_keep_alive(p) && !atomic_load(&s->stopping);
+  if (!r->keep_alive) c->last_request = 1;
+  r->is_head = p->method == HTTP_HEAD;
+  const char *expect = isl_http_req_header_get(&r->pub, "expect");
+  r->expect_continue = r->has_body && r->minor >= 1 && expect && value_is(expect, "100-continue");
+  if (r->has_body) {
+    c->state = ISL_HTTP_CONN_BODY;
+    timer_set(c, s->cfg.body_timeout_ms);
+  } else {
+    c->state = ISL_HTTP_CONN_HANDLER;
+    uv_timer_stop(&c->timer);
+  }
+  r->handed = 1;
+  CALL_HANDLER(r, on_request, &r->pub);
+  int dead = c->state >= ISL_HTTP_CONN_LINGER;
+  if (!dead && r->expect_continue && r->res == ISL_HTTP_RES_NONE && !r->aborted && !r->released)
+    conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  req_maybe_free(r); /* only if the connection closed under the handler */
+  return dead ? -1 : 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  r->body_bytes += len;
+  if (r->body_bytes > SRV(c)->cfg.max_body_bytes) {
+    conn_fail(c, 413, "request body too large");
+    return -1;
+  }
+  timer_set(c, SRV(c)->cfg.body_timeout_ms);
+  if (!r->aborted && !r->released) CALL_HANDLER(r, on_body, &r->pub, at, len);
+  int dead = c->state >= ISL_HTTP_CONN_LINGER;
+  req_maybe_free(r);
+  return dead ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  isl_http_conn_t *c = p->data;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  r->body_done = 1;
+  r->parsing = 0;
+  c->state = ISL_HTTP_CONN_HANDLER;
+  uv_timer_stop(&c->timer);
+  if (!r->aborted && !r->released) CALL_HANDLER(r, on_body_end, &r->pub);
+  int dead = c->state >= ISL_HTTP_CONN_LINGER;
+  if (!dead) exchange_check(r);
+  req_maybe_free(r);
+  if (dead) return -1;
+  /* Stop after every message; conn_execute decides whether to go on. */
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- the connection's state machine -------------------------------------------------------- */
+
+/* The parser is paused after a message. Returns 1 if it may go on with the
+ * next request now. */
+static int conn_after_message(isl_http_conn_t *c) {
+  if (c->cur) { /* the response has not ended yet */
+    c->state = ISL_HTTP_CONN_HANDLER;
+    return 0;
+  }
+  if (c->last_request || c->loop->stopping || c->read_eof) {
+    conn_linger(c);
+    return 0;
+  }
+  http_parser_pause(&c->parser, 0);
+  c->paused = 0;
+  c->state = ISL_HTTP_CONN_IDLE;
+  timer_set(c, SRV(c)->cfg.idle_timeout_ms);
+  return 1;
+}
+
+static void conn_parse_error(isl_http_conn_t *c, enum http_errno e) {
+  char msg[160];
+  int status = 400;
+  if (e == HPE_HEADER_OVERFLOW) {
+    status = 431;
+    snprintf(msg, sizeof(msg), "request header fields too large");
+  } else if (e == HPE_INVALID_TRANSFER_ENCODING) {
+    status = 501;
+    snprintf(msg, sizeof(msg), "unsupported transfer encoding");
+  } else {
+    snprintf(msg, sizeof(msg), "bad request: %s", http_errno_description(e));
+  }
+  conn_fail(c, status, msg);
+}
+
+/* Feeds data to the parser until it is consumed, the parser pauses at the
+ * end of a message whose response is still to come, or the connection
+ * fails. Returns the bytes consumed. */
+static size_t conn_execute(isl_http_conn_t *c, const char *data, size_t len) {
+  size_t off = 0;
+  while (off < len && c->state < ISL_HTTP_CONN_LINGER && !c->paused) {
+    c->in_execute = 1;
+    size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
+    c->in_execute = 0;
+    off += n;
+    if (c->state >= ISL_HTTP_CONN_LINGER) return len;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+      c->paused = 1;
+      if (!conn_after_message(c)) break;
+    } else if (e != HPE_OK) {
+      conn_parse_error(c, e);
+      return len;
+    } else if (n == 0) {
+      conn_fail(c, 400, "bad request");
+      return len;
+    }
+  }
+  return off;
+}
+
+static void pend_append(isl_http_conn_t *c, const char *data, size_t len) {
+  if (c->pend_len + len > c->pend_cap) {
+    size_t cap = c->pend_cap ? c->pend_cap : 4096;
+    while (cap < c->pend_len + len) cap *= 2;
+    c->pend = xrealloc(c->pend, cap);
+    c->pend_cap = cap;
+  }
+  memcpy(c->pend + c->pend_len, data, len);
+  c->pend_len += len;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  isl_http_conn_t *c = h->data;
+  *buf = uv_buf_init(c->loop->rbuf, sizeof(c->loop->rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void read_start(isl_http_conn_t *c) {
+  if (c->reading || c->read_eof || c->state == ISL_HTTP_CONN_CLOSED) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+}
+
+/* The client closed its side (or the connection broke). */
+static void conn_on_eof(isl_http_conn_t *c) {
+  c->read_eof = 1;
+  c->reading = 0;
+  if (c->state == ISL_HTTP_CONN_LINGER) {
+    if (c->shut == 2) conn_close(c);
+  } else if (c->cur) {
+    conn_close(c); /* mid-request or waiting for the response: the client is gone */
+  } else {
+    conn_linger(c); /* between requests: let a response still being written finish */
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  isl_http_conn_t *c = s->data;
+  if (n == 0 || c->state == ISL_HTTP_CONN_CLOSED) return;
+  if (n < 0) {
+    uv_read_stop(s);
+    if (n == UV_EOF) {
+      conn_on_eof(c);
+    } else {
+      c->read_eof = 1;
+      c->reading = 0;
+      conn_close(c);
+    }
+    return;
+  }
+  if (c->state == ISL_HTTP_CONN_LINGER) return; /* discarded */
+  size_t len = (size_t)n;
+  if (c->pend_len || c->paused) {
+    pend_append(c, buf->base, len);
+  } else {
+    size_t used = conn_execute(c, buf->base, len);
+    if (c->state >= ISL_HTTP_CONN_LINGER) return;
+    if (used < len) pend_append(c, buf->base + used, len - used);
+  }
+  if (c->pend_len > ISL_HTTP_MAX_PENDING_INPUT) read_stop(c);
+}
+
+/* Parses what was buffered while the parser was paused. */
+static void conn_drain_pending(isl_http_conn_t *c) {
+  while (c->pend_len && !c->paused && c->state < ISL_HTTP_CONN_LINGER) {
+    size_t used = conn_execute(c, c->pend, c->pend_len);
+    if (c->state >= ISL_HTTP_CONN_LINGER) return;
+    memmove(c->pend, c->pend + used, c->pend_len - used);
+    c->pend_len -= used;
+    if (used == 0) break;
+  }
+  if (c->state < ISL_HTTP_CONN_LINGER && c->pend_len <= ISL_HTTP_MAX_PENDING_INPUT) read_start(c);
+}
+
+/* The response ended outside the parser: go on with the next request on
+ * the next tick. */
+static void on_resume(uv_timer_t *t) {
+  isl_http_conn_t *c = t->data;
+  DOOMED_CHECK(c);
+  if (c->state >= ISL_HTTP_CONN_LINGER || !c->paused || c->cur) return;
+  if (conn_after_message(c)) conn_drain_pending(c);
+}
+
+static void conn_maybe_resume(isl_http_conn_t *c) {
+  if (c->in_execute || !c->paused || c->cur || c->state >= ISL_HTTP_CONN_LINGER) return;
+  uv_timer_start(&c->timer, on_resume, 0, 0);
+}
+
+static void on_conn_closed(uv_handle_t *h) {
+  isl_http_conn_t *c = h->data;
+  if (--c->closes > 0) return;
+  isl_http_loopi_t *l = c->loop;
+  if (c->prev) {
+    c->prev->next = c->next;
+  } else {
+    l->conns = c->next;
+  }
+  if (c->next) c->next->prev = c->prev;
+  if (c->counted) atomic_fetch_sub(&l->srv->n_conns, 1);
+  free(c->pend);
+  free(c);
+  isl_http__loop_conn_gone(l);
+}
+
+/* Closes now: requests in flight are aborted, queued writes cancelled. */
+static void conn_close(isl_http_conn_t *c) {
+  if (c->state == ISL_HTTP_CONN_CLOSED) return;
+  c->state = ISL_HTTP_CONN_CLOSED;
+  c->cur = NULL;
+  isl_http_reqi_t *r;
+  while ((r = c->reqs) != NULL) {
+    req_unlink_conn(r);
+    r->parsing = 0;
+    if (!r->handed) r->released = 1; /* never seen by the handler: ours */
+    r->cb_depth++;
+    req_abort(r);
+    r->cb_depth--;
+    req_maybe_free(r);
+  }
+  c->closes = 2;
+  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+  uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *sr, int status) {
+  isl_http_conn_t *c = sr->data;
+  if (c->state == ISL_HTTP_CONN_CLOSED) return;
+  c->shut = 2;
+  if (status < 0 || c->read_eof) conn_close(c);
+}
+
+/* No more requests: drop the current one if the handler never saw it, let
+ * queued writes finish, send FIN, and discard input until the client
+ * closes or the linger time is up. */
+static void conn_linger(isl_http_conn_t *c) {
+  if (c->state >= ISL_HTTP_CONN_LINGER) return;
+  c->state = ISL_HTTP_CONN_LINGER;
+  c->last_request = 1;
+  isl_http_reqi_t *r = c->cur;
+  if (r && !r->handed) {
+    r->parsing = 0;
+    r->released = 1;
+    c->cur = NULL;
+    req_maybe_free(r);
+  }
+  if (!c->in_execute) c->pend_len = 0;
+  uint32_t linger = ISL_HTTP_LINGER_MS;
+  if (c->loop->stopping && SRV(c)->cfg.drain_timeout_ms < linger) linger = SRV(c)->cfg.drain_timeout_ms;
+  uv_timer_start(&c->timer, on_timeout, c->doomed ? 0 : linger, 0);
+  c->shutdown.data = c;
+  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    conn_close(c);
+    return;
+  }
+  c->shut = 1;
+  read_start(c);
+}
+
+/* A limit tripped or the request is malformed: answer `status` if nothing
+ * was sent for the current exchange, then close. */
+static void conn_fail(isl_http_conn_t *c, int status, const char *msg) {
+  if (c->state >= ISL_HTTP_CONN_LINGER) return;
+  isl_http_reqi_t *r = c->cur;
+  int started = r && r->res != ISL_HTTP_RES_NONE;
+  if (r && r->handed) {
+    r->cb_depth++;
+    req_abort(r);
+    r->cb_depth--;
+    if (c->state >= ISL_HTTP_CONN_LINGER) return;
+  }
+  if (started) {
+    conn_close(c);
+    return;
+  }
+  if (r && r->handed) {
+    r->parsing = 0;
+    c->cur = NULL;
+    req_maybe_free(r);
+  }
+  conn_send_error(c, status, msg);
+  conn_linger(c);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  isl_http_conn_t *c = t->data;
+  DOOMED_CHECK(c);
+  switch (c->state) {
+    case ISL_HTTP_CONN_IDLE:
+      conn_linger(c);
+      break;
+    case ISL_HTTP_CONN_HEADERS:
+      conn_fail(c, 408, "request header timeout");
+      break;
+    case ISL_HTTP_CONN_BODY:
+      conn_fail(c, 408, "request body timeout");
+      break;
+    case ISL_HTTP_CONN_LINGER:
+      conn_close(c);
+      break;
+    default:
+      break;
+  }
+}
+
+static void on_unaccepted_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+void isl_http__conn_accept(isl_http_loopi_t *l) {
+  isl_http_server_t *s = l->srv;
+  isl_http_conn_t *c = xcalloc(1, sizeof(*c));
+  c->loop = l;
+  uv_tcp_init(&l->uv, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept((uv_stream_t *)&l->listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, on_unaccepted_closed);
+    return;
+  }
+  uv_timer_init(&l->uv, &c->timer);
+  c->timer.data = c;
+  c->next = l->conns;
+  if (l->conns) l->conns->prev = c;
+  l->conns = c;
+  l->n_conns++;
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  strcpy(c->remote, "unknown");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+    } else if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+    }
+  }
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  c->state = ISL_HTTP_CONN_HEADERS;
+  unsigned n = atomic_fetch_add(&s->n_conns, 1);
+  c->counted = 1;
+  if (n >= s->cfg.max_connections) {
+    atomic_fetch_sub(&s->n_conns, 1);
+    c->counted = 0;
+    conn_send_error(c, 503, "too many connections");
+    conn_linger(c);
+    return;
+  }
+  timer_set(c, s->cfg.header_timeout_ms);
+  read_start(c);
+}
+
+void isl_http__conn_stop(isl_http_conn_t *c) {
+  switch (c->state) {
+    case ISL_HTTP_CONN_IDLE:
+    case ISL_HTTP_CONN_HEADERS:
+      conn_linger(c);
+      break;
+    case ISL_HTTP_CONN_BODY:
+    case ISL_HTTP_CONN_HANDLER:
+      c->last_request = 1;
+      if (c->cur) c->cur->keep_alive = 0;
+      break;
+    default:
+      break;
+  }
+}
+
+void isl_http__conn_kill(isl_http_conn_t *c) {
+  conn_close(c);
+}
+
+/* ---- requests: accessors ---------------------------------------------------------------- */
+
+#define REQI(req) ((isl_http_reqi_t *)(req))
+#define CREQI(req) ((const isl_http_reqi_t *)(req))
+
+isl_http_loop_t *isl_http_req_loop(isl_http_req_t *req) {
+  return &REQI(req)->loop->pub;
+}
+const char *isl_http_req_method(const isl_http_req_t *req) {
+  return CREQI(req)->method;
+}
+const char *isl_http_req_target(const isl_http_req_t *req) {
+  return CREQI(req)->hbuf ? CREQI(req)->hbuf : "";
+}
+int isl_http_req_version_minor(const isl_http_req_t *req) {
+  return CREQI(req)->minor;
+}
+size_t isl_http_req_header_count(const isl_http_req_t *req) {
+  return CREQI(req)->headers ? CREQI(req)->n_headers : 0;
+}
+
+const isl_http_header_t *isl_http_req_header(const isl_http_req_t *req, size_t i) {
+  const isl_http_reqi_t *r = CREQI(req);
+  return r->headers && i < r->n_headers ? &r->headers[i] : NULL;
+}
+
+const char *isl_http_req_header_get(const isl_http_req_t *req, const char *name) {
+  const isl_http_reqi_t *r = CREQI(req);
+  if (!r->headers) return NULL;
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (strcasecmp(r->headers[i].name, name) == 0) return r->headers[i].value;
+  return NULL;
+}
+
+int isl_http_req_has_body(const isl_http_req_t *req) {
+  return CREQI(req)->has_body;
+}
+const char *isl_http_req_remote_addr(const isl_http_req_t *req) {
+  return CREQI(req)->remote;
+}
+int isl_http_req_aborted(const isl_http_req_t *req) {
+  return CREQI(req)->aborted || !CREQI(req)->conn;
+}
+
+size_t isl_http_req_pending_bytes(const isl_http_req_t *req) {
+  const isl_http_reqi_t *r = CREQI(req);
+  return r->conn && !r->aborted ? r->conn->pending_bytes : 0;
+}
+
+/* ---- responses --------------------------------------------------------------------------- */
+
+/* 1 if the request can still be answered, 0 if res_* must be a no-op. */
+static int res_live(isl_http_reqi_t *r) {
+  return r->conn && !r->aborted && r->conn->state != ISL_HTTP_CONN_CLOSED;
+}
+
+static int header_is(const isl_http_header_t *h, const char *name) {
+  size_t n = strlen(name);
+  return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+static int token_ok(const char *s, size_t len) {
+  if (len == 0) return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch <= 32 || ch >= 127 || strchr("()<>@,;:\\\"/[]?={}", ch)) return 0;
+  }
+  return 1;
+}
+
+static int value_ok(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return 0;
+  return 1;
+}
+
+int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                       int64_t content_length) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!res_live(r)) return 0;
+  if (r->res != ISL_HTTP_RES_NONE || status < 200 || status > 999 || content_length < -1 || (n && !headers))
+    return ISL_EINVAL;
+  if (!reason) reason = isl_http_status_reason(status);
+  if (!value_ok(reason, strlen(reason))) return ISL_EINVAL;
+  size_t size = 320 + strlen(reason);
+  for (size_t i = 0; i < n; i++) {
+    if (!headers[i].name || !token_ok(headers[i].name, headers[i].name_len)) return ISL_EINVAL;
+    if (headers[i].value_len && (!headers[i].value || !value_ok(headers[i].value, headers[i].value_len)))
+      return ISL_EINVAL;
+    size += headers[i].name_len + headers[i].value_len + 4;
+  }
+  isl_http_conn_t *c = r->conn;
+  if (c->last_request || c->loop->stopping) r->keep_alive = 0;
+  r->no_body = r->is_head || status == 204 || status == 304;
+  char framing[64] = "";
+  if (status == 204 || status == 304) {
+    r->res_length = -1;
+  } else if (content_length >= 0) {
+    snprintf(framing, sizeof(framing), "Content-Length: %lld\r\n", (long long)content_length);
+    r->res_length = content_length;
+  } else if (r->minor >= 1) {
+    snprintf(framing, sizeof(framing), "Transfer-Encoding: chunked\r\n");
+    r->chunked = !r->no_body;
+    r->res_length = -1;
+  } else if (!r->no_body) {
+    r->close_delimited = 1;
+    r->keep_alive = 0;
+    r->res_length = -1;
+  }
+  if (!r->keep_alive) c->last_request = 1;
+  const char *conn_hdr = r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+
+  wblock_t *b = wblock_new(size);
+  char *p = b->data;
+  p += sprintf(p, "HTTP/1.1 %d %s\r\n%s%s%s", status, reason, loop_date(c->loop), conn_hdr, framing);
+  for (size_t i = 0; i < n; i++) {
+    const isl_http_header_t *h = &headers[i];
+    if (header_is(h, "date") || header_is(h, "connection") || header_is(h, "content-length") ||
+        header_is(h, "transfer-encoding"))
+      continue;
+    memcpy(p, h->name, h->name_len);
+    p += h->name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    if (h->value_len) memcpy(p, h->value, h->value_len);
+    p += h->value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  *p++ = '\r';
+  *p++ = '\n';
+  r->res = ISL_HTTP_RES_STARTED;
+  conn_send(c, r, b, (size_t)(p - b->data));
+  return 0;
+}
+
+int isl_http_res_write(isl_http_req_t *req, const void *data, size_t len) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!res_live(r)) return 0;
+  if (r->res != ISL_HTTP_RES_STARTED || (len && !data)) return ISL_EINVAL;
+  if (len == 0 || r->no_body) return 0;
+  if (r->res_length >= 0 && r->res_written + len > (uint64_t)r->res_length) return ISL_EINVAL;
+  wblock_t *b;
+  size_t total;
+  if (r->chunked) {
+    char head[24];
+    int hn = snprintf(head, sizeof(head), "%zx\r\n", len);
+    total = (size_t)hn + len + 2;
+    b = wblock_new(total);
+    memcpy(b->data, head, (size_t)hn);
+    memcpy(b->data + hn, data, len);
+    memcpy(b->data + hn + len, "\r\n", 2);
+  } else {
+    total = len;
+    b = wblock_new(len);
+    memcpy(b->data, data, len);
+  }
+  r->res_written += len;
+  conn_send(r->conn, r, b, total);
+  return 0;
+}
+
+int isl_http_res_end(isl_http_req_t *req) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!res_live(r)) return 0;
+  if (r->res != ISL_HTTP_RES_STARTED) return ISL_EINVAL;
+  isl_http_conn_t *c = r->conn;
+  if (r->chunked) {
+    wblock_t *b = wblock_new(5);
+    memcpy(b->data, "0\r\n\r\n", 5);
+    conn_send(c, r, b, 5);
+  }
+  if (!r->no_body && r->res_length >= 0 && r->res_written < (uint64_t)r->res_length)
+    c->last_request = 1; /* short body: only closing can tell the client */
+  r->res = ISL_HTTP_RES_ENDED;
+  exchange_check(r);
+  conn_maybe_resume(c);
+  req_maybe_free(r);
+  return 0;
+}
+
+int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_type, const char *body) {
+  if (!body) body = "";
+  isl_http_header_t h = {"Content-Type", 12, content_type ? content_type : "text/plain; charset=utf-8", 0};
+  h.value_len = strlen(h.value);
+  size_t len = strlen(body);
+  int rc = isl_http_res_start(req, status, NULL, &h, 1, (int64_t)len);
+  if (rc == 0) rc = isl_http_res_write(req, body, len);
+  if (rc == 0) rc = isl_http_res_end(req);
+  return rc;
+}
+
+void isl_http_req_release(isl_http_req_t *req) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!r || r->released) return;
+  if (res_live(r) && r->res != ISL_HTTP_RES_ENDED) {
+    if (r->res == ISL_HTTP_RES_NONE) {
+      isl_http_res_simple(req, 500, NULL, "internal error: the handler gave no response\n");
+    } else {
+      /* A cut response: only closing can tell the client. No on_abort
+       * for a request the handler let go. */
+      r->released = 1;
+      r->cb_depth++;
+      conn_close(r->conn);
+      r->cb_depth--;
+    }
+  }
+  r->released = 1;
+  req_maybe_free(r);
+}

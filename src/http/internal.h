@@ -1,0 +1,150 @@
+/*
+ * internal.h - private to src/http: the server, loop, connection and
+ * request structs shared by server.c (listeners, threads, stop) and
+ * conn.c (parsing, requests, responses). Nothing outside src/http may
+ * include it.
+ */
+#ifndef ISL_HTTP_INTERNAL_H
+#define ISL_HTTP_INTERNAL_H
+
+#include <http_parser.h>
+#include <stdatomic.h>
+
+#include "http/http.h"
+
+typedef struct isl_http_conn_s isl_http_conn_t;
+typedef struct isl_http_loopi_s isl_http_loopi_t;
+typedef struct isl_http_reqi_s isl_http_reqi_t;
+
+/* ---- server.c ------------------------------------------------------------------ */
+struct isl_http_server_s {
+  isl_http_config_t cfg; /* defaults filled in; cfg.host points at host */
+  char host[64];
+  isl_http_handler_t h;
+  unsigned n_loops;
+  isl_http_loopi_t *loops;
+  int port;
+  int ran;             /* run was called */
+  atomic_int stopping; /* stop was called */
+  atomic_uint n_conns; /* open connections over all loops (not counting 503 rejects) */
+};
+
+struct isl_http_loopi_s {
+  isl_http_loop_t pub; /* first: isl_http_loop_t * <-> isl_http_loopi_t * */
+  isl_http_server_t *srv;
+  unsigned index;
+  uv_loop_t uv;
+  int uv_ok; /* uv loop initialised */
+  uv_tcp_t listener;
+  int listener_open; /* handle initialised and not closed yet */
+  uv_async_t stop_async;
+  int async_open;
+  uv_timer_t drain_timer;
+  int drain_open;
+  uv_thread_t thread;
+  int stopping;           /* this loop has begun to stop */
+  int stopped;            /* on_loop_stop called, handles closing */
+  isl_http_conn_t *conns; /* every open connection (doubly linked) */
+  size_t n_conns;
+  isl_http_reqi_t *reqs; /* every request not freed yet (doubly linked) */
+  char rbuf[64 << 10];   /* read buffer shared by the loop's connections */
+  char date[96];         /* "Date: ...\r\n" for date_sec */
+  int64_t date_sec;
+};
+
+/* The loop has one connection fewer; finishes a stop once none is left. */
+void isl_http__loop_conn_gone(isl_http_loopi_t *l);
+
+/* ---- conn.c --------------------------------------------------------------------- */
+enum {
+  ISL_HTTP_CONN_IDLE,    /* keep-alive, waiting for a request's first byte */
+  ISL_HTTP_CONN_HEADERS, /* reading request line and headers */
+  ISL_HTTP_CONN_BODY,    /* reading the body */
+  ISL_HTTP_CONN_HANDLER, /* request read; waiting for the response to end */
+  ISL_HTTP_CONN_LINGER,  /* last bytes written; discarding input until EOF */
+  ISL_HTTP_CONN_CLOSED,  /* uv_close called */
+};
+
+struct isl_http_conn_s {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_shutdown_t shutdown;
+  isl_http_loopi_t *loop;
+  isl_http_conn_t *prev, *next;
+  http_parser parser;
+  int state;
+  int closes;            /* close callbacks still to come */
+  int counted;           /* counted in srv->n_conns */
+  int reading;           /* uv_read_start active */
+  int read_eof;          /* the client half-closed */
+  int in_execute;        /* inside http_parser_execute */
+  int paused;            /* parser paused at the end of a message */
+  int last_request;      /* no request after the current one */
+  int shut;              /* uv_shutdown issued */
+  int doomed;            /* a write failed: close on the next tick */
+  isl_http_reqi_t *cur;  /* the request being parsed or answered */
+  isl_http_reqi_t *reqs; /* requests of this connection not yet freed */
+  char *pend;            /* unparsed input (pipelined data while paused) */
+  size_t pend_len, pend_cap;
+  size_t pending_bytes; /* queued for writing */
+  size_t writes;        /* uv_write requests in flight */
+  char remote[48];
+};
+
+enum {
+  ISL_HTTP_RES_NONE,
+  ISL_HTTP_RES_STARTED,
+  ISL_HTTP_RES_ENDED,
+};
+
+struct isl_http_reqi_s {
+  isl_http_req_t pub; /* first */
+  isl_http_loopi_t *loop;
+  isl_http_conn_t *conn;          /* NULL once the connection is closing */
+  isl_http_reqi_t *lprev, *lnext; /* loop->reqs */
+  isl_http_reqi_t *cprev, *cnext; /* conn->reqs */
+  /* parsing: url, names and values stored back to back, NUL-terminated */
+  char *hbuf;
+  size_t hlen, hcap;
+  size_t hdr_bytes; /* request line + headers, counted as they arrive */
+  int last_cb;      /* 0 none, 1 url, 2 field, 3 value */
+  size_t url_len;
+  struct {
+    size_t name_off, name_len, value_off, value_len;
+  } * offs;
+  size_t n_headers, cap_headers;
+  isl_http_header_t *headers; /* built at headers_complete */
+  const char *method;
+  int minor;
+  int keep_alive;
+  int is_head;
+  int has_body;
+  int expect_continue;
+  uint64_t body_bytes;
+  char remote[48];
+  /* lifecycle */
+  int cb_depth;  /* inside a handler callback for this request */
+  int handed;    /* on_request called */
+  int parsing;   /* still the parser's current message */
+  int body_done; /* message complete */
+  int aborted;   /* on_abort called (or the connection went away) */
+  int released;  /* isl_http_req_release called */
+  int res;       /* ISL_HTTP_RES_* */
+  int chunked;   /* response uses chunked encoding */
+  int no_body;   /* response body bytes are dropped (HEAD, 204, 304) */
+  int close_delimited;
+  int64_t res_length; /* declared Content-Length, -1 chunked/close-delimited */
+  uint64_t res_written;
+  size_t writes; /* uv_write requests in flight carrying this request's bytes */
+};
+
+/* Accepts one connection from l->listener. */
+void isl_http__conn_accept(isl_http_loopi_t *l);
+/* Graceful stop: idle connections close, busy ones finish with close. */
+void isl_http__conn_stop(isl_http_conn_t *c);
+/* Drain timeout: aborts and closes. */
+void isl_http__conn_kill(isl_http_conn_t *c);
+/* Frees a request the handler never released (loop teardown). */
+void isl_http__req_free(isl_http_reqi_t *r);
+
+#endif

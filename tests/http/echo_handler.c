@@ -1,0 +1,224 @@
+/*
+ * echo_handler.c - the test handler of echo_handler.h. Each request gets
+ * an xreq_t in req->data; handlers that answer later own a uv timer on the
+ * request's loop and release the request from the timer's close callback.
+ */
+#include "echo_handler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+  echo_ctx_t *ctx;
+  isl_http_req_t *req;
+  uv_timer_t timer;
+  int timer_open;
+  char *body;
+  size_t len, cap;
+  int n, i, ms;
+  int aborted;
+} xreq_t;
+
+static echo_ctx_t *ctx_of(isl_http_req_t *req) {
+  return isl_http_server_handler_data(isl_http_loop_server(isl_http_req_loop(req)));
+}
+
+/* The integer after "key=" in the query, or def. */
+static int query_int(const char *target, const char *key, int def) {
+  const char *q = strchr(target, '?');
+  size_t klen = strlen(key);
+  while (q) {
+    q++;
+    if (strncmp(q, key, klen) == 0 && q[klen] == '=') return atoi(q + klen + 1);
+    q = strchr(q, '&');
+  }
+  return def;
+}
+
+static int path_is(const char *target, const char *path) {
+  size_t n = strlen(path);
+  return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
+}
+
+static void xreq_done(xreq_t *x) {
+  atomic_fetch_add(&x->ctx->released, 1);
+  isl_http_req_release(x->req);
+  free(x->body);
+  free(x);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  xreq_done(h->data);
+}
+
+static void close_timer(xreq_t *x) {
+  if (!x->timer_open) {
+    xreq_done(x);
+    return;
+  }
+  x->timer_open = 0;
+  uv_timer_stop(&x->timer);
+  uv_close((uv_handle_t *)&x->timer, on_timer_closed);
+}
+
+static void start_timer(xreq_t *x, uv_timer_cb cb, int ms, int repeat) {
+  uv_timer_init(isl_http_loop_uv(isl_http_req_loop(x->req)), &x->timer);
+  x->timer.data = x;
+  x->timer_open = 1;
+  uv_timer_start(&x->timer, cb, (uint64_t)ms, repeat ? (uint64_t)ms : 0);
+}
+
+static void on_stream_tick(uv_timer_t *t) {
+  xreq_t *x = t->data;
+  if (x->i < x->n) {
+    char chunk[32];
+    int len = snprintf(chunk, sizeof(chunk), "chunk %d\n", x->i++);
+    isl_http_res_write(x->req, chunk, (size_t)len);
+    return;
+  }
+  isl_http_res_end(x->req);
+  close_timer(x);
+}
+
+static void on_slow_fire(uv_timer_t *t) {
+  xreq_t *x = t->data;
+  size_t n = (size_t)x->n;
+  char *body = malloc(n + 1);
+  memset(body, 'x', n);
+  isl_http_header_t h = {"Content-Type", 12, "text/plain", 10};
+  isl_http_res_start(x->req, 200, NULL, &h, 1, (int64_t)n);
+  /* in two writes, to exercise streaming with a fixed length */
+  isl_http_res_write(x->req, body, n / 2);
+  isl_http_res_write(x->req, body + n / 2, n - n / 2);
+  isl_http_res_end(x->req);
+  free(body);
+  close_timer(x);
+}
+
+static void append(xreq_t *x, const char *data, size_t len) {
+  if (x->len + len + 1 > x->cap) {
+    size_t cap = x->cap ? x->cap : 256;
+    while (cap < x->len + len + 1) cap *= 2;
+    x->body = realloc(x->body, cap);
+    if (!x->body) abort();
+    x->cap = cap;
+  }
+  memcpy(x->body + x->len, data, len);
+  x->len += len;
+  x->body[x->len] = '\0';
+}
+
+static void echo(xreq_t *x) {
+  isl_http_req_t *req = x->req;
+  xreq_t out = {0};
+  char line[512];
+  snprintf(line, sizeof(line), "%s %s\n", isl_http_req_method(req), isl_http_req_target(req));
+  append(&out, line, strlen(line));
+  for (size_t i = 0; i < isl_http_req_header_count(req); i++) {
+    const isl_http_header_t *h = isl_http_req_header(req, i);
+    append(&out, h->name, h->name_len);
+    append(&out, ": ", 2);
+    append(&out, h->value, h->value_len);
+    append(&out, "\n", 1);
+  }
+  snprintf(line, sizeof(line), "remote: %s\n\n", isl_http_req_remote_addr(req));
+  append(&out, line, strlen(line));
+  if (x->len) append(&out, x->body, x->len);
+  char loop[16];
+  snprintf(loop, sizeof(loop), "%u", isl_http_loop_index(isl_http_req_loop(req)));
+  isl_http_header_t hs[] = {
+      {"Content-Type", 12, "text/plain", 10},
+      {"X-Loop", 6, loop, strlen(loop)},
+      {"Content-Length", 14, "999", 3}, /* dropped by the server */
+  };
+  isl_http_res_start(req, 200, NULL, hs, 3, (int64_t)out.len);
+  isl_http_res_write(req, out.body, out.len);
+  isl_http_res_end(req);
+  free(out.body);
+}
+
+static void on_request(isl_http_req_t *req) {
+  echo_ctx_t *ctx = ctx_of(req);
+  atomic_fetch_add(&ctx->requests, 1);
+  unsigned li = isl_http_loop_index(isl_http_req_loop(req));
+  if (li < 8) atomic_fetch_add(&ctx->loop_seen[li], 1);
+  xreq_t *x = calloc(1, sizeof(*x));
+  if (!x) abort();
+  x->ctx = ctx;
+  x->req = req;
+  req->data = x;
+  if (path_is(isl_http_req_target(req), "/early")) isl_http_res_simple(req, 200, NULL, "early");
+}
+
+static void on_body(isl_http_req_t *req, const char *data, size_t len) {
+  xreq_t *x = req->data;
+  if (x->len < (1u << 20)) append(x, data, len);
+}
+
+static void on_body_end(isl_http_req_t *req) {
+  xreq_t *x = req->data;
+  atomic_fetch_add(&x->ctx->body_ends, 1);
+  const char *t = isl_http_req_target(req);
+  if (path_is(t, "/stream")) {
+    x->n = query_int(t, "n", 5);
+    isl_http_header_t h = {"Content-Type", 12, "text/plain", 10};
+    isl_http_res_start(req, 200, NULL, &h, 1, -1);
+    start_timer(x, on_stream_tick, query_int(t, "ms", 5), 1);
+  } else if (path_is(t, "/slow")) {
+    x->n = query_int(t, "n", 100000);
+    start_timer(x, on_slow_fire, query_int(t, "ms", 200), 0);
+  } else if (path_is(t, "/early")) {
+    xreq_done(x);
+  } else if (path_is(t, "/none")) {
+    /* waits for on_abort */
+  } else if (path_is(t, "/status")) {
+    isl_http_res_simple(req, query_int(t, "code", 200), NULL, "status");
+    xreq_done(x);
+  } else {
+    echo(x);
+    xreq_done(x);
+  }
+}
+
+static void on_abort(isl_http_req_t *req) {
+  xreq_t *x = req->data;
+  atomic_fetch_add(&x->ctx->aborts, 1);
+  x->aborted = 1;
+  /* allowed after abort, and a no-op */
+  isl_http_res_simple(req, 500, NULL, "ignored");
+  close_timer(x);
+}
+
+static void on_loop_start(isl_http_loop_t *loop) {
+  echo_ctx_t *ctx = isl_http_server_handler_data(isl_http_loop_server(loop));
+  loop->data = ctx;
+  atomic_fetch_add(&ctx->loops_started, 1);
+}
+
+static void on_loop_stop(isl_http_loop_t *loop) {
+  echo_ctx_t *ctx = loop->data;
+  atomic_fetch_add(&ctx->loops_stopped, 1);
+}
+
+void echo_handler(isl_http_handler_t *h, echo_ctx_t *ctx) {
+  memset(ctx, 0, sizeof(*ctx));
+  memset(h, 0, sizeof(*h));
+  h->on_loop_start = on_loop_start;
+  h->on_loop_stop = on_loop_stop;
+  h->on_request = on_request;
+  h->on_body = on_body;
+  h->on_body_end = on_body_end;
+  h->on_abort = on_abort;
+  h->data = ctx;
+}
+
+int echo_wait(atomic_int *counter, int want, int timeout_ms) {
+  for (int waited = 0;; waited += 5) {
+    int v = atomic_load(counter);
+    if (v >= want || waited >= timeout_ms) return v;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}

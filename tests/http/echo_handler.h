@@ -1,0 +1,41 @@
+/*
+ * echo_handler.h - the C request handler the http tests run the server
+ * with. What it does depends on the request target's path:
+ *
+ *   /stream?n=N&ms=M  N chunks "chunk i\n" (default 5), one every M ms
+ *                     (default 5) from a uv timer, chunked (or
+ *                     close-delimited for HTTP/1.0)
+ *   /slow?ms=M&n=N    after the body, waits M ms (default 200), then
+ *                     answers N bytes (default 100000) of 'x' with
+ *                     Content-Length
+ *   /early            answers "early" from on_request, before the body
+ *   /none             never answers (waits for on_abort)
+ *   /status?code=C    answers C with body "status"
+ *   anything else     echoes: "METHOD TARGET\n", then "name: value\n" per
+ *                     header, "remote: ADDR\n", "\n", then the body; the
+ *                     response carries X-Loop: the loop index
+ *
+ * Counters are atomics read by the test thread.
+ */
+#ifndef ISL_TESTS_ECHO_HANDLER_H
+#define ISL_TESTS_ECHO_HANDLER_H
+
+#include <stdatomic.h>
+
+#include "http/http.h"
+
+typedef struct {
+  atomic_int requests;  /* on_request */
+  atomic_int body_ends; /* on_body_end */
+  atomic_int aborts;    /* on_abort */
+  atomic_int released;  /* isl_http_req_release calls */
+  atomic_int loops_started, loops_stopped;
+  atomic_int loop_seen[8]; /* requests per loop index */
+} echo_ctx_t;
+
+/* Fills h with the echo handler; h->data = ctx (zeroed here). */
+void echo_handler(isl_http_handler_t *h, echo_ctx_t *ctx);
+/* Polls until *counter >= want or timeout_ms passes; returns the value. */
+int echo_wait(atomic_int *counter, int want, int timeout_ms);
+
+#endif
