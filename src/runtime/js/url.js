@@ -9,6 +9,7 @@
  *
  * Both classes format themselves for console.log as Node does.
  */
+import "./url_compat.js"; // before whatwg-url: see there
 import { URL, URLSearchParams } from "whatwg-url";
 import { defineGlobal } from "./domexception.js";
 import { customInspect } from "./console.js";
