@@ -127,7 +127,6 @@ static int call_handler(isl_iso_t *iso, double n, isl_val_t *result) {
   return 0;
 }
 
-
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -198,7 +197,6 @@ out:
 }
 
 /* ---- run ----------------------------------------------------------------- */
-
 
 /* ---- bench isolates ------------------------------------------------------ */
 

@@ -118,8 +118,8 @@ int isl_cli_dev(int argc, char **argv) {
     goto out;
   }
   char name[256];
-  isl_rt_worker_config_t wc = {.name = base_name(script, name, sizeof(name)), .main_path = script, .env_json = env,
-                               .log_fd = -1};
+  isl_rt_worker_config_t wc = {
+      .name = base_name(script, name, sizeof(name)), .main_path = script, .env_json = env, .log_fd = -1};
   isl_rt_worker_t *w = NULL;
   int rc = isl_rt_worker_load(&wc, &w, &err);
   free(env);

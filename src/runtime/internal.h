@@ -55,8 +55,8 @@ struct isl_rt_worker_s {
   isl_iso_limits_t limits;
   isl_iso_snapshot_t *snap;
   const isl_rt_entry_t *entry;
-  int log_fd; /* the tenant's log sink; < 0 = stdout/stderr */
-  char *broken; /* failed to load: the reason, answered with 503 */
+  int log_fd;     /* the tenant's log sink; < 0 = stdout/stderr */
+  char *broken;   /* failed to load: the reason, answered with 503 */
   unsigned index; /* position in the runtime's worker table */
 };
 /* Writes one line to the tenant's log: "[name] level: text". */
@@ -77,9 +77,9 @@ struct isl_rt_inst_s {
   uint32_t next_exchange_id;
   uint64_t last_used_ms;
   isl_rt_inst_t *lru_prev, *lru_next;
-  int poisoned; /* hit a limit or trapped: discard once the stack unwinds */
-  int depth;    /* nesting of entries (a host function may not re-enter) */
-  int failed;   /* `isolde run`: an uncaught error was reported */
+  int poisoned;      /* hit a limit or trapped: discard once the stack unwinds */
+  int depth;         /* nesting of entries (a host function may not re-enter) */
+  int failed;        /* `isolde run`: an uncaught error was reported */
   size_t base_bytes; /* linear memory when cloned */
 };
 
@@ -104,11 +104,11 @@ struct isl_rt_exchange_s {
   isl_rt_inst_t *inst;
   isl_http_req_t *req; /* NULL once released (aborted or done) */
   isl_rt_exchange_t *next;
-  uint64_t start_ns;  /* monotonic */
-  uint64_t cpu_ns;    /* charged CPU time */
-  int status;         /* sent status, 0 before respond */
-  int ended;          /* response ended */
-  int done;           /* JS said its waitUntil work is over */
+  uint64_t start_ns; /* monotonic */
+  uint64_t cpu_ns;   /* charged CPU time */
+  int status;        /* sent status, 0 before respond */
+  int ended;         /* response ended */
+  int done;          /* JS said its waitUntil work is over */
   char *method, *path;
   int logged;      /* the request log line was written */
   int log_pending; /* ended inside a call: log once its CPU time is in */
@@ -127,7 +127,7 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x);
 struct isl_rt_pool_s {
   isl_rt_t *rt;
   uv_loop_t *loop;
-  isl_rt_inst_t **by_worker; /* one live instance per worker, or NULL */
+  isl_rt_inst_t **by_worker;          /* one live instance per worker, or NULL */
   isl_rt_inst_t *lru_head, *lru_tail; /* most recently used first */
   size_t budget_bytes;
   uint64_t cold_starts, evictions;
@@ -155,13 +155,13 @@ struct isl_rt_s {
   isl_rt_config_t cfg;
   isl_rt_worker_t **workers;
   size_t n_workers;
-  void *router; /* isl_rt_router_t */
+  void *router;              /* isl_rt_router_t */
   isl_rt_worker_t *fallback; /* `isolde dev`: serves every request */
 };
 /* Host log (stderr), one key=value line. */
 void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-uint64_t isl_rt__now_ns(void);       /* monotonic */
+uint64_t isl_rt__now_ns(void);        /* monotonic */
 uint64_t isl_rt__thread_cpu_ns(void); /* this thread's CPU time */
 
 #endif

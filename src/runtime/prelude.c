@@ -52,11 +52,13 @@ static int make_base(void) {
   }
   isl_rt_entry_t *en = &base_entry;
   if ((rc = isl_iso_get(iso, global, "__isolde", &en->entry)) < 0) goto fail;
-  if ((rc = get_fn(iso, en->entry, "timer", &en->timer)) < 0 || (rc = get_fn(iso, en->entry, "setEnv", &en->set_env)) < 0 ||
+  if ((rc = get_fn(iso, en->entry, "timer", &en->timer)) < 0 ||
+      (rc = get_fn(iso, en->entry, "setEnv", &en->set_env)) < 0 ||
       (rc = get_fn(iso, en->entry, "registerModule", &en->register_module)) < 0 ||
       (rc = get_fn(iso, en->entry, "dispatch", &en->dispatch)) < 0 ||
       (rc = get_fn(iso, en->entry, "bodyChunk", &en->body_chunk)) < 0 ||
-      (rc = get_fn(iso, en->entry, "bodyEnd", &en->body_end)) < 0 || (rc = get_fn(iso, en->entry, "abort", &en->abort)) < 0)
+      (rc = get_fn(iso, en->entry, "bodyEnd", &en->body_end)) < 0 ||
+      (rc = get_fn(iso, en->entry, "abort", &en->abort)) < 0)
     goto fail;
   static const char hide[] = "delete globalThis.__isolde;";
   if ((rc = isl_iso_eval(iso, hide, sizeof(hide) - 1, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL)) < 0) goto fail;

@@ -156,8 +156,7 @@ static void on_request(isl_http_req_t *req) {
   char msg[1024];
   if (!w) {
     snprintf(msg, sizeof(msg), "No worker is routed for %s%s.\n", host ? host : "", target);
-    if (!rt->cfg.quiet)
-      isl_rt__log("request tenant=- method=%s path=%s status=404", isl_http_req_method(req), target);
+    if (!rt->cfg.quiet) isl_rt__log("request tenant=- method=%s path=%s status=404", isl_http_req_method(req), target);
     return refuse(req, 404, msg);
   }
   if (w->broken) {
@@ -201,7 +200,8 @@ static void on_body(isl_http_req_t *req, const char *data, size_t len) {
   if (!x) return;
   isl_rt_inst_t *inst = x->inst;
   isl_val_t args[2] = {0};
-  if (isl_iso_new_number(inst->iso, x->id, &args[0]) < 0 || isl_iso_new_array_buffer(inst->iso, data, len, &args[1]) < 0) {
+  if (isl_iso_new_number(inst->iso, x->id, &args[0]) < 0 ||
+      isl_iso_new_array_buffer(inst->iso, data, len, &args[1]) < 0) {
     isl_iso_release(inst->iso, args[0]);
     return;
   }

@@ -29,9 +29,9 @@ typedef struct isl_rt_s isl_rt_t;
 typedef struct isl_rt_worker_s isl_rt_worker_t;
 
 typedef struct {
-  const char *name;      /* tenant name, shown in logs; borrowed */
-  const char *main_path; /* the main module or service-worker script; borrowed */
-  const char *env_json;  /* a JSON object: vars and secrets; NULL = {} */
+  const char *name;                /* tenant name, shown in logs; borrowed */
+  const char *main_path;           /* the main module or service-worker script; borrowed */
+  const char *env_json;            /* a JSON object: vars and secrets; NULL = {} */
   const char *const *secret_names; /* env keys whose values are never logged */
   size_t n_secrets;
   uint32_t cpu_ms;    /* CPU limit per request; 0 = ISL_ISO_CPU_MS */

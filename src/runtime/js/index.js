@@ -24,4 +24,5 @@ import "./response.js";
 
 Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
 void host;
+import "./performance.js";
 import "./dispatch.js";

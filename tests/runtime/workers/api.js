@@ -6,7 +6,8 @@ let pending = null; // a request parked by /wait, released by /release
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    switch (url.pathname) {
+    // Also routed as shop.test/api/*: the same paths under /api.
+    switch (url.pathname.replace(/^\/api(?=\/)/, "")) {
       case "/hello":
         return new Response(`hello ${env.GREETING}`);
       case "/count":

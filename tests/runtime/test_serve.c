@@ -1,0 +1,415 @@
+/*
+ * test_serve.c - the runtime end to end: the isolde binary serving real
+ * workers (tests/runtime/workers) over real sockets, as `isolde dev` and
+ * `isolde serve` with configs written by the test.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/http_client.h"
+#include "runtime/server_proc.h"
+#include "test.h"
+
+/* An absolute path to a test worker; a static buffer per call site slot. */
+static const char *worker_path(const char *name) {
+  static char paths[4][PATH_MAX];
+  static int next;
+  char *path = paths[next++ % 4];
+  char rel[256];
+  snprintf(rel, sizeof(rel), "tests/runtime/workers/%s", name);
+  if (!realpath(rel, path)) snprintf(path, PATH_MAX, "%s", rel);
+  return path;
+}
+
+/* GET path with a Host header on a new connection. */
+static int get(int port, const char *host, const char *path, test_http_resp_t *r) {
+  char raw[1024];
+  snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+  return test_http_request(port, raw, r);
+}
+
+static int start_api_dev(test_server_t *s) {
+  const char *args[] = {"dev",   worker_path("api.js"), "--port", "0", "--threads", "1",
+                        "--var", "GREETING=tester",     NULL};
+  return test_server_start(s, args);
+}
+
+/* A config with the api (module) and site (service worker) tenants, plus
+ * `extra` spliced into the workers list and `top` into the top level. */
+static int start_two_tenants(test_server_t *s, const char *top, const char *extra) {
+  if (test_server_dir(s) < 0) return -1;
+  char cfg[16384];
+  snprintf(cfg, sizeof(cfg),
+           "{ \"listen\": {\"port\": 0}, \"threads\": 1, %s\n"
+           "  \"workers\": [\n"
+           "    {\"name\": \"api\", \"main\": \"%s\", \"routes\": [\"api.test/*\", \"shop.test/api/*\"],\n"
+           "     \"vars\": {\"GREETING\": \"hi\"}, \"secrets\": {\"SECRET\": \"api-secret\"},\n"
+           "     \"limits\": {\"memory_mb\": 32}},\n"
+           "    {\"name\": \"site\", \"main\": \"%s\", \"routes\": [\"*.shop.test/*\", \"shop.test/*\"],\n"
+           "     \"vars\": {\"TITLE\": \"Shop\"}}%s\n"
+           "  ] }\n",
+           top ? top : "", worker_path("api.js"), worker_path("site.js"), extra ? extra : "");
+  const char *path = test_server_write(s, "isolde.json", cfg);
+  if (!path) return -1;
+  char cfg_path[512];
+  snprintf(cfg_path, sizeof(cfg_path), "%s", path);
+  const char *args[] = {"serve", "--config", cfg_path, NULL};
+  return test_server_start(s, args);
+}
+
+TEST(serve_dev_answers_module_worker) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "localhost", "/hello", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "hello tester");
+  CHECK_EQ_STR(test_http_resp_header(&r, "content-type"), "text/plain;charset=UTF-8");
+  test_http_resp_free(&r);
+  /* Modules import each other, and the isolate lives on between requests. */
+  CHECK(get(s.port, "localhost", "/count", &r) == 0);
+  CHECK_EQ_STR(r.body, "1");
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "localhost", "/count", &r) == 0);
+  CHECK_EQ_STR(r.body, "2");
+  test_http_resp_free(&r);
+  CHECK(test_http_request(s.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "hello world");
+  CHECK_EQ_STR(test_http_resp_header(&r, "x-method"), "POST");
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&s, "request tenant=api method=POST path=/echo status=200 cpu_us=", 2000));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_routes_two_tenants_and_isolates_them) {
+  test_server_t s = {0};
+  CHECK(start_two_tenants(&s, NULL, NULL) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
+  CHECK_EQ_STR(r.body, "hello hi");
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "shop.test:8080", "/api/hello", &r) == 0);
+  CHECK_EQ_STR(r.body, "hello hi");
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "www.shop.test", "/index", &r) == 0);
+  CHECK_EQ_STR(r.body, "site Shop GET /index");
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "shop.test", "/", &r) == 0);
+  CHECK_EQ_STR(r.body, "site Shop GET /");
+  test_http_resp_free(&r);
+  /* The api tenant leaks its secret into its own global scope ... */
+  CHECK(get(s.port, "api.test", "/globals", &r) == 0);
+  CHECK(strstr(r.body, "\"leak\":\"api-secret\"") != NULL);
+  CHECK(strstr(r.body, "\"keys\":[\"GREETING\",\"SECRET\"]") != NULL);
+  test_http_resp_free(&r);
+  /* ... which the site tenant, on the same thread, cannot see. */
+  CHECK(get(s.port, "shop.test", "/leak", &r) == 0);
+  CHECK_EQ_STR(r.body, "undefined undefined");
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "nobody.example", "/x", &r) == 0);
+  CHECK_EQ_INT(r.status, 404);
+  CHECK(strstr(r.body, "No worker is routed for nobody.example/x") != NULL);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_tenant_failing_to_load_leaves_others_serving) {
+  test_server_t s = {0};
+  char extra[PATH_MAX + 256];
+  snprintf(extra, sizeof(extra), ",\n    {\"name\": \"broken\", \"main\": \"%s\", \"routes\": [\"broken.test/*\"]}",
+           worker_path("throws_at_load.js"));
+  CHECK(start_two_tenants(&s, NULL, extra) == 0);
+  CHECK(test_server_wait_output(&s, "worker \"broken\" failed to load", 1000));
+  CHECK(test_server_wait_output(&s, "broken at load time", 1000));
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "broken.test", "/", &r) == 0);
+  CHECK_EQ_INT(r.status, 503);
+  CHECK(strstr(r.body, "\"broken\" failed to load") != NULL);
+  test_http_resp_free(&r);
+  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_bad_config_and_busy_port_are_refused) {
+  test_server_t s = {0};
+  CHECK(test_server_dir(&s) == 0);
+  const char *bad =
+      test_server_write(&s, "bad.json", "{\"workers\": [{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [7]}]}");
+  CHECK(bad != NULL);
+  char bad_path[512];
+  snprintf(bad_path, sizeof(bad_path), "%s", bad);
+  const char *args[] = {"serve", "--config", bad_path, NULL};
+  char *out = NULL;
+  CHECK_EQ_INT(test_isolde_run(args, &out), 1);
+  CHECK_MSG(strstr(out, "workers[0].routes[0]") != NULL, "output: %s", out);
+  free(out);
+  /* A script that does not parse: `isolde dev` says where. */
+  const char *js = test_server_write(&s, "syntax.js", "export default {\n  fetch() { return new Response(\n};\n");
+  char js_path[512];
+  snprintf(js_path, sizeof(js_path), "%s", js);
+  const char *dev_bad[] = {"dev", js_path, "--port", "0", NULL};
+  CHECK_EQ_INT(test_isolde_run(dev_bad, &out), 1);
+  CHECK_MSG(strstr(out, "syntax.js:3: SyntaxError") != NULL, "output: %s", out);
+  free(out);
+  CHECK_EQ_INT(test_server_stop(&s), -1);
+  /* A second server on a port in use exits with a clear message. */
+  CHECK(start_api_dev(&s) == 0);
+  char port[16];
+  snprintf(port, sizeof(port), "%d", s.port);
+  const char *busy[] = {"dev", worker_path("api.js"), "--port", port, NULL};
+  CHECK_EQ_INT(test_isolde_run(busy, &out), 1);
+  CHECK_MSG(strstr(out, "already in use") != NULL, "output: %s", out);
+  free(out);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_exceptions_give_500_and_stack_in_tenant_log) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  const char *paths[] = {"/throw", "/reject", "/notresponse"};
+  for (int i = 0; i < 3; i++) {
+    CHECK(get(s.port, "localhost", paths[i], &r) == 0);
+    CHECK_EQ_INT(r.status, 500);
+    CHECK_EQ_STR(r.body, "Internal Server Error\n");
+    test_http_resp_free(&r);
+  }
+  CHECK(test_server_wait_output(&s, "[api] error: Uncaught TypeError: thrown by the handler in /throw", 2000));
+  CHECK(test_server_wait_output(&s, "at fetch (", 1000)); /* the stack names the handler */
+  CHECK(test_server_wait_output(&s, "Uncaught RangeError: rejected in /reject", 1000));
+  CHECK(test_server_wait_output(&s, "did not return a Response", 1000));
+  /* console.* goes to the tenant's log. */
+  CHECK(get(s.port, "localhost", "/log", &r) == 0);
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&s, "[api] log: log line { a: 1 }", 2000));
+  CHECK(test_server_wait_output(&s, "[api] error: error line", 1000));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+/* Requests in another thread while the main one watches the runaway. */
+typedef struct {
+  int port, ok, failed;
+  volatile int stop;
+} neighbour_t;
+
+static void *neighbour(void *arg) {
+  neighbour_t *n = arg;
+  while (!n->stop) {
+    test_http_resp_t r = {0};
+    if (get(n->port, "www.shop.test", "/", &r) == 0 && r.status == 200) {
+      n->ok++;
+    } else {
+      n->failed++;
+    }
+    test_http_resp_free(&r);
+  }
+  return NULL;
+}
+
+TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
+  test_server_t s = {0};
+  CHECK(start_two_tenants(&s, NULL, NULL) == 0);
+  neighbour_t n = {.port = s.port};
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, neighbour, &n) == 0);
+  test_http_resp_t r = {0};
+  for (int i = 0; i < 3; i++) {
+    CHECK(get(s.port, "api.test", "/spin", &r) == 0);
+    CHECK_EQ_INT(r.status, 503);
+    CHECK(strstr(r.body, "CPU time limit") != NULL);
+    test_http_resp_free(&r);
+  }
+  CHECK(get(s.port, "api.test", "/bomb", &r) == 0);
+  CHECK_EQ_INT(r.status, 503);
+  CHECK_MSG(strstr(r.body, "memory limit") != NULL, "body: %s", r.body);
+  test_http_resp_free(&r);
+  n.stop = 1;
+  pthread_join(th, NULL);
+  CHECK_MSG(n.ok > 0 && n.failed == 0, "neighbour: %d ok, %d failed", n.ok, n.failed);
+  /* The runaway's isolate was reset: it answers again, from a fresh start. */
+  CHECK(get(s.port, "api.test", "/count", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "1");
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&s, "[api] error: CPU time limit of 50 ms exceeded", 1000));
+  CHECK(test_server_wait_output(&s, "[api] error: memory limit of 32 MiB exceeded", 1000));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_requests_interleave_in_one_isolate) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_conn_t waiting;
+  CHECK(test_http_conn_open(&waiting, s.port) == 0);
+  CHECK(test_http_conn_send_str(&waiting, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  test_http_resp_t r = {0};
+  /* /wait is parked on a promise; /release, on another connection, resolves it. */
+  int rc = -1;
+  for (int tries = 0; tries < 50; tries++) {
+    CHECK(get(s.port, "localhost", "/release", &r) == 0);
+    rc = r.status;
+    test_http_resp_free(&r);
+    if (rc == 200) break;
+    usleep(20000);
+  }
+  CHECK_EQ_INT(rc, 200);
+  CHECK(test_http_conn_read(&waiting, &r, 0, 2000) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "released by release");
+  test_http_resp_free(&r);
+  test_http_conn_close(&waiting);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_time_stands_still_while_js_runs) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "localhost", "/time", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_MSG(strstr(r.body, "\"frozen\":true") != NULL, "body: %s", r.body);
+  /* ... and moves between I/O events (a 20 ms timer). */
+  const char *adv = strstr(r.body, "\"advanced\":");
+  CHECK(adv != NULL);
+  CHECK_MSG(atoi(adv + 11) >= 19, "body: %s", r.body);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_streams_bodies_both_ways) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "localhost", "/stream", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK(r.chunked);
+  CHECK_EQ_STR(r.body, "chunk0;chunk1;chunk2;");
+  test_http_resp_free(&r);
+  /* A chunked request body, sent in pieces, read whole by the worker. */
+  test_http_conn_t c;
+  CHECK(test_http_conn_open(&c, s.port) == 0);
+  CHECK(test_http_conn_send_str(&c, "POST /length HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n") == 0);
+  CHECK(test_http_conn_send_str(&c, "5\r\nhello\r\n") == 0);
+  usleep(20000);
+  CHECK(test_http_conn_send_str(&c, "6\r\n world\r\n0\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "11");
+  test_http_resp_free(&r);
+  /* Keep-alive and pipelining through a worker: three requests, one write. */
+  CHECK(test_http_conn_send_str(&c,
+                                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  const char *want[] = {"hello tester", "abc", "hello tester"};
+  for (int i = 0; i < 3; i++) {
+    CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+    CHECK_EQ_STR(r.body, want[i]);
+    test_http_resp_free(&r);
+  }
+  test_http_conn_close(&c);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_wait_until_runs_after_the_response) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "localhost", "/background", &r) == 0);
+  CHECK_EQ_STR(r.body, "answered first");
+  test_http_resp_free(&r);
+  char *out = test_server_output(&s);
+  int early = strstr(out, "background work done") != NULL;
+  free(out);
+  CHECK(!early);
+  CHECK(test_server_wait_output(&s, "[api] log: background work done", 2000));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_stops_gracefully_with_a_request_in_flight) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_conn_t c;
+  CHECK(test_http_conn_open(&c, s.port) == 0);
+  CHECK(test_http_conn_send_str(&c, "GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  usleep(100000);
+  kill(s.pid, SIGTERM);
+  test_http_resp_t r = {0};
+  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "slow done");
+  test_http_resp_free(&r);
+  test_http_conn_close(&c);
+  CHECK(test_server_wait_output(&s, "isolde: stopped", 3000));
+  /* Stopped: new connections are refused. */
+  test_http_conn_t c2;
+  CHECK(test_http_conn_open(&c2, s.port) < 0);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_evicts_idle_isolates_over_the_memory_budget) {
+  test_server_t s = {0};
+  char extra[PATH_MAX + 256];
+  snprintf(extra, sizeof(extra), ",\n    {\"name\": \"big\", \"main\": \"%s\", \"routes\": [\"big.test/*\"]}",
+           worker_path("big.js"));
+  CHECK(start_two_tenants(&s, "\"memory_budget_mb\": 16,", extra) == 0);
+  test_http_resp_t r = {0};
+  /* The small api isolate stays (its counter goes on) ... */
+  for (int i = 1; i <= 3; i++) {
+    CHECK(get(s.port, "api.test", "/count", &r) == 0);
+    char want[16];
+    snprintf(want, sizeof(want), "%d", i);
+    CHECK_EQ_STR(r.body, want);
+    test_http_resp_free(&r);
+  }
+  /* ... while the one that grew by 24 MiB is evicted after each request
+   * and comes back fresh from its snapshot. */
+  for (int i = 0; i < 3; i++) {
+    CHECK(get(s.port, "big.test", "/", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_STR(r.body, "1");
+    test_http_resp_free(&r);
+  }
+  CHECK(get(s.port, "api.test", "/count", &r) == 0);
+  CHECK_EQ_STR(r.body, "4");
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
+TEST(serve_http_limits_answer_with_their_status) {
+  test_server_t s = {0};
+  CHECK(start_two_tenants(&s, "\"http\": {\"max_body_mb\": 1, \"max_header_kb\": 8},", NULL) == 0);
+  test_http_resp_t r = {0};
+  CHECK(test_http_request(s.port, "POST /length HTTP/1.1\r\nHost: api.test\r\nContent-Length: 2000000\r\n\r\n", &r) ==
+        0);
+  CHECK_EQ_INT(r.status, 413);
+  test_http_resp_free(&r);
+  size_t big = 16 << 10;
+  char *raw = malloc(big + 128);
+  CHECK(raw != NULL);
+  int n = snprintf(raw, 128, "GET / HTTP/1.1\r\nHost: api.test\r\nX-Big: ");
+  memset(raw + n, 'a', big);
+  memcpy(raw + n + big, "\r\n\r\n", 5);
+  int rc = test_http_request(s.port, raw, &r);
+  free(raw);
+  CHECK(rc == 0);
+  CHECK_EQ_INT(r.status, 431);
+  test_http_resp_free(&r);
+  CHECK(test_http_request(s.port, "GET / HTTP/1.1\r\nHost: api.test\r\nBad Header\r\n\r\n", &r) == 0);
+  CHECK_EQ_INT(r.status, 400);
+  test_http_resp_free(&r);
+  /* And the tenant still answers. */
+  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
