@@ -45,6 +45,7 @@ static void conn_fail(isl_http_conn_t *c, int status, const char *msg);
 static void conn_drain_pending(isl_http_conn_t *c);
 static void on_timeout(uv_timer_t *t);
 static void req_maybe_free(isl_http_reqi_t *r);
+static int token_ok(const char *s, size_t len);
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -488,6 +489,12 @@ static int on_headers_complete(http_parser *p) {
   if (p->http_major != 1) {
     conn_fail(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     return -1;
+  }
+  for (size_t i = 0; i < r->n_headers; i++) {
+    if (!token_ok(r->headers[i].name, r->headers[i].name_len)) { /* "Host : x" gets past http-parser */
+      conn_fail(c, 400, "bad request: invalid header name");
+      return -1;
+    }
   }
   if (p->method == HTTP_CONNECT) {
     conn_fail(c, 501, "CONNECT is not supported");

@@ -1,0 +1,339 @@
+/* tests/http/test_limits.c - limits and bad input: each gets its status
+ * and a close, and the server keeps serving (malformed cases come from
+ * tests/http/malformed.txt). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "echo_handler.h"
+#include "http_client.h"
+#include "test.h"
+
+static const isl_http_config_t limits_cfg = {
+    .threads = 1,
+    .max_header_bytes = 1024,
+    .max_body_bytes = 1000,
+    .header_timeout_ms = 300,
+    .body_timeout_ms = 300,
+    .idle_timeout_ms = 300,
+    .drain_timeout_ms = 1000,
+};
+
+static int start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
+  isl_http_handler_t h;
+  echo_handler(&h, ctx);
+  isl_err_t err;
+  int rc = test_http_server_start(t, cfg, &h, &err);
+  if (rc) printf("  server: %s\n", err.msg);
+  return rc;
+}
+
+#define SERVER_TEST(name, cfgp)                                                     \
+  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
+  TEST(name) {                                                                      \
+    test_http_server_t t;                                                           \
+    static echo_ctx_t ctx;                                                          \
+    CHECK(start(&t, &ctx, cfgp) == 0);                                              \
+    name##_body(&t, &ctx);                                                          \
+    int failed = test__failed;                                                      \
+    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
+    if (failed) return;                                                             \
+    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
+    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
+  }                                                                                 \
+  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
+
+/* Sends raw on a new connection; the response must be `status` with
+ * Connection: close, and the server must then close. */
+static int expect_status_then_close(int port, const char *raw, size_t len, int status) {
+  test_http_conn_t c;
+  test_http_resp_t r;
+  if (test_http_conn_open(&c, port) != 0) return -1;
+  test_http_conn_send(&c, raw, len);
+  int rc = test_http_conn_read(&c, &r, 0, 3000);
+  int ok = rc == 0 && r.status == status;
+  if (!ok) printf("  want %d, got %d (read %d)\n", status, r.status, rc);
+  if (ok && (!test_http_resp_header(&r, "Connection") || strcmp(test_http_resp_header(&r, "Connection"), "close")))
+    ok = 0;
+  test_http_resp_free(&r);
+  if (ok && !test_http_conn_wait_close(&c, 3000)) ok = 0;
+  test_http_conn_close(&c);
+  return ok ? 0 : -1;
+}
+
+/* A good request on a new connection gets 200. */
+static int still_serving(int port) {
+  test_http_resp_t r;
+  int rc = test_http_request(port, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+  int ok = rc == 0 && r.status == 200 && strstr(r.body, "GET /ok\n") == r.body;
+  test_http_resp_free(&r);
+  return ok;
+}
+
+SERVER_TEST(http_limit_431_header_too_large, &limits_cfg) {
+  (void)ctx;
+  char raw[4096];
+  int n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %02000d\r\n\r\n", 0);
+  CHECK(expect_status_then_close(t->port, raw, (size_t)n, 431) == 0);
+  /* many small headers */
+  n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\n");
+  for (int i = 0; i < 200; i++) n += snprintf(raw + n, sizeof(raw) - (size_t)n, "a%d: b\r\n", i);
+  n += snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n");
+  CHECK(expect_status_then_close(t->port, raw, (size_t)n, 431) == 0);
+  /* a long target */
+  n = snprintf(raw, sizeof(raw), "GET /%02000d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+  CHECK(expect_status_then_close(t->port, raw, (size_t)n, 414) == 0);
+  CHECK(still_serving(t->port));
+  CHECK_EQ_INT(atomic_load(&ctx->requests), 1);
+}
+
+SERVER_TEST(http_limit_413_by_content_length, &limits_cfg) {
+  const char *raw = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+  /* answered before the body is sent, and the handler never sees it */
+  CHECK(expect_status_then_close(t->port, raw, strlen(raw), 413) == 0);
+  CHECK_EQ_INT(atomic_load(&ctx->requests), 0);
+  /* with the body on its way, the response must survive (lingering close) */
+  test_http_conn_t c;
+  test_http_resp_t r;
+  CHECK(test_http_conn_open(&c, t->port) == 0);
+  char body[3000];
+  memset(body, 'b', sizeof(body));
+  CHECK(test_http_conn_send_str(&c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n") == 0);
+  CHECK(test_http_conn_send(&c, body, sizeof(body)) == 0);
+  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  CHECK_EQ_INT(r.status, 413);
+  test_http_resp_free(&r);
+  test_http_conn_close(&c);
+  CHECK(still_serving(t->port));
+}
+
+SERVER_TEST(http_limit_413_while_streaming_chunked, &limits_cfg) {
+  test_http_conn_t c;
+  test_http_resp_t r;
+  CHECK(test_http_conn_open(&c, t->port) == 0);
+  CHECK(test_http_conn_send_str(&c, "POST /none HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n") == 0);
+  char chunk[700 + 16];
+  int n = snprintf(chunk, sizeof(chunk), "%x\r\n", 700);
+  memset(chunk + n, 'c', 700);
+  memcpy(chunk + n + 700, "\r\n", 2);
+  CHECK(test_http_conn_send(&c, chunk, (size_t)n + 702) == 0);
+  CHECK(test_http_conn_send(&c, chunk, (size_t)n + 702) == 0);
+  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  CHECK_EQ_INT(r.status, 413);
+  test_http_resp_free(&r);
+  CHECK(test_http_conn_wait_close(&c, 3000));
+  test_http_conn_close(&c);
+  CHECK_EQ_INT(echo_wait(&ctx->aborts, 1, 2000), 1);
+  CHECK(still_serving(t->port));
+}
+
+SERVER_TEST(http_limit_408_header_timeout, &limits_cfg) {
+  (void)ctx;
+  long long t0 = test_http_now_ms();
+  const char *raw = "GET / HTTP/1.1\r\nHost: x\r\n";
+  CHECK(expect_status_then_close(t->port, raw, strlen(raw), 408) == 0);
+  long long ms = test_http_now_ms() - t0;
+  CHECK_MSG(ms >= 250 && ms < 2000, "408 after %lld ms", ms);
+  CHECK(still_serving(t->port));
+}
+
+SERVER_TEST(http_limit_408_body_stall, &limits_cfg) {
+  const char *raw = "POST /none HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc";
+  CHECK(expect_status_then_close(t->port, raw, strlen(raw), 408) == 0);
+  CHECK_EQ_INT(echo_wait(&ctx->aborts, 1, 2000), 1);
+  CHECK(still_serving(t->port));
+}
+
+SERVER_TEST(http_limit_idle_keep_alive_closes_silently, &limits_cfg) {
+  (void)ctx;
+  test_http_conn_t c;
+  test_http_resp_t r;
+  CHECK(test_http_conn_open(&c, t->port) == 0);
+  CHECK(test_http_conn_send_str(&c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  test_http_resp_free(&r);
+  long long t0 = test_http_now_ms();
+  struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+  CHECK(poll(&pfd, 1, 3000) == 1);
+  char b[16];
+  CHECK_EQ_INT(recv(c.fd, b, sizeof(b), 0), 0); /* EOF, no bytes */
+  long long ms = test_http_now_ms() - t0;
+  CHECK_MSG(ms >= 200 && ms < 2000, "closed after %lld ms", ms);
+  test_http_conn_close(&c);
+}
+
+static const isl_http_config_t two_conns_cfg = {
+    .threads = 1,
+    .max_connections = 2,
+    .drain_timeout_ms = 1000,
+};
+
+SERVER_TEST(http_limit_503_over_max_connections, &two_conns_cfg) {
+  (void)ctx;
+  test_http_conn_t a, b;
+  test_http_resp_t r;
+  CHECK(test_http_conn_open(&a, t->port) == 0);
+  CHECK(test_http_conn_open(&b, t->port) == 0);
+  CHECK(test_http_conn_send_str(&a, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&a, &r, 0, 3000) == 0);
+  test_http_resp_free(&r);
+  CHECK(test_http_conn_send_str(&b, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&b, &r, 0, 3000) == 0);
+  test_http_resp_free(&r);
+  const char *raw = "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+  CHECK(expect_status_then_close(t->port, raw, strlen(raw), 503) == 0);
+  test_http_conn_close(&a);
+  /* a slot frees up once the server has seen the close */
+  int ok = 0;
+  for (int i = 0; i < 100 && !ok; i++) {
+    if (test_http_request(t->port, raw, &r) == 0 && r.status == 200) ok = 1;
+    test_http_resp_free(&r);
+    if (!ok) {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  CHECK(ok);
+  test_http_conn_close(&b);
+}
+
+/* "\r\n" and friends to bytes; returns the length. */
+static size_t unescape(const char *s, char *out) {
+  size_t n = 0;
+  while (*s) {
+    if (*s != '\\' || !s[1]) {
+      out[n++] = *s++;
+      continue;
+    }
+    s++;
+    switch (*s) {
+      case 'r':
+        out[n++] = '\r';
+        s++;
+        break;
+      case 'n':
+        out[n++] = '\n';
+        s++;
+        break;
+      case 't':
+        out[n++] = '\t';
+        s++;
+        break;
+      case 'x': {
+        char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
+        out[n++] = (char)strtol(hex, NULL, 16);
+        s += s[1] && s[2] ? 3 : 1;
+        break;
+      }
+      default:
+        out[n++] = *s++;
+        break;
+    }
+  }
+  return n;
+}
+
+/* limits_cfg, but keep-alive connections may idle through the whole test */
+static const isl_http_config_t malformed_cfg = {
+    .threads = 1,
+    .max_header_bytes = 1024,
+    .max_body_bytes = 1000,
+    .header_timeout_ms = 300,
+    .body_timeout_ms = 300,
+    .idle_timeout_ms = 30000,
+    .drain_timeout_ms = 1000,
+};
+
+SERVER_TEST(http_malformed_requests_get_4xx, &malformed_cfg) {
+  (void)ctx;
+  FILE *f = fopen("tests/http/malformed.txt", "r");
+  CHECK_MSG(f != NULL, "cannot open tests/http/malformed.txt (run from the repository root)");
+  /* a keep-alive connection that must not be disturbed */
+  test_http_conn_t keep;
+  test_http_resp_t r;
+  CHECK(test_http_conn_open(&keep, t->port) == 0);
+  CHECK(test_http_conn_send_str(&keep, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&keep, &r, 0, 3000) == 0);
+  test_http_resp_free(&r);
+  char line[4096], raw[4096];
+  int cases = 0, lineno = 0;
+  while (fgets(line, sizeof(line), f)) {
+    lineno++;
+    line[strcspn(line, "\n")] = '\0';
+    if (line[0] == '#' || line[0] == '\0') continue;
+    char *sp = strchr(line, ' ');
+    if (!sp) continue;
+    *sp = '\0';
+    int any = strcmp(line, "any") == 0, want = atoi(line);
+    size_t len = unescape(sp + 1, raw);
+    test_http_conn_t c;
+    if (test_http_conn_open(&c, t->port) != 0) break;
+    test_http_conn_send(&c, raw, len);
+    int rc = test_http_conn_read(&c, &r, 0, 3000);
+    int ok = any ? (rc == 0 ? r.status >= 400 : rc == -ECONNRESET) : rc == 0 && r.status == want;
+    if (!ok) {
+      fclose(f);
+      test_http_conn_close(&c);
+      test_http_conn_close(&keep);
+      CHECK_MSG(0, "malformed.txt:%d: want %s, got status %d (read %d)", lineno, line, r.status, rc);
+    }
+    test_http_resp_free(&r);
+    int closed = test_http_conn_wait_close(&c, 3000);
+    test_http_conn_close(&c);
+    if (!closed || !still_serving(t->port)) {
+      fclose(f);
+      test_http_conn_close(&keep);
+      CHECK_MSG(0, "malformed.txt:%d: %s", lineno, closed ? "server stopped serving" : "no close");
+    }
+    cases++;
+  }
+  fclose(f);
+  CHECK(cases >= 20);
+  /* the keep-alive connection opened before the cases still works */
+  CHECK(test_http_conn_send_str(&keep, "GET /kept HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK(test_http_conn_read(&keep, &r, 0, 3000) == 0);
+  CHECK(strstr(r.body, "GET /kept\n") == r.body);
+  test_http_resp_free(&r);
+  test_http_conn_close(&keep);
+}
+
+SERVER_TEST(http_random_garbage_never_crashes, &limits_cfg) {
+  (void)ctx;
+  unsigned seed = 12345;
+  char raw[512];
+  for (int i = 0; i < 60; i++) {
+    size_t len = 1 + (size_t)(rand_r(&seed) % (int)sizeof(raw));
+    for (size_t j = 0; j < len; j++) raw[j] = (char)rand_r(&seed);
+    if (i % 3 == 0) memcpy(raw, "GET / HTTP/1.1\r\n", len < 16 ? len : 16); /* garbage in the headers */
+    test_http_conn_t c;
+    test_http_resp_t r;
+    CHECK(test_http_conn_open(&c, t->port) == 0);
+    test_http_conn_send(&c, raw, len);
+    int rc = test_http_conn_read(&c, &r, 0, 3000);
+    CHECK_MSG(rc == -ECONNRESET || (rc == 0 && r.status >= 400), "case %d: status %d read %d", i, r.status, rc);
+    test_http_resp_free(&r);
+    test_http_conn_close(&c);
+  }
+  CHECK(still_serving(t->port));
+}
+
+SERVER_TEST(http_client_disconnect_mid_body_aborts, &limits_cfg) {
+  test_http_conn_t c;
+  CHECK(test_http_conn_open(&c, t->port) == 0);
+  CHECK(test_http_conn_send_str(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789") == 0);
+  CHECK_EQ_INT(echo_wait(&ctx->requests, 1, 2000), 1);
+  test_http_conn_close(&c);
+  CHECK_EQ_INT(echo_wait(&ctx->aborts, 1, 2000), 1);
+  /* a client that leaves while the handler is still working */
+  CHECK(test_http_conn_open(&c, t->port) == 0);
+  CHECK(test_http_conn_send_str(&c, "GET /none HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+  CHECK_EQ_INT(echo_wait(&ctx->requests, 2, 2000), 2);
+  test_http_conn_close(&c);
+  CHECK_EQ_INT(echo_wait(&ctx->aborts, 2, 2000), 2);
+  CHECK(still_serving(t->port));
+  CHECK_EQ_INT(atomic_load(&ctx->aborts), 2);
+  CHECK_EQ_INT(atomic_load(&ctx->body_ends), 2); /* /none and /ok */
+}
