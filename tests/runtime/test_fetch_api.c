@@ -14,15 +14,15 @@
 #include "test.h"
 
 /* Runs one JS file; fails the calling test unless it passed `checks` checks. */
-#define CHECK_JS_FILE(path, checks)                                              \
-  do {                                                                           \
-    char *out_ = NULL;                                                           \
-    int rc_ = test_run_js(path, &out_);                                          \
-    int ok_ = rc_ == 0 && out_ && test_js_ok_count(out_, checks);                \
-    if (!ok_) printf("  %s printed:\n%s\n", path, out_ ? out_ : "(nothing)");    \
-    free(out_);                                                                  \
-    CHECK_EQ_INT(rc_, 0);                                                        \
-    CHECK_MSG(ok_, "%s did not end with \"ok %d\"", path, checks);              \
+#define CHECK_JS_FILE(path, checks)                                           \
+  do {                                                                        \
+    char *out_ = NULL;                                                        \
+    int rc_ = test_run_js(path, &out_);                                       \
+    int ok_ = rc_ == 0 && out_ && test_js_ok_count(out_, checks);             \
+    if (!ok_) printf("  %s printed:\n%s\n", path, out_ ? out_ : "(nothing)"); \
+    free(out_);                                                               \
+    CHECK_EQ_INT(rc_, 0);                                                     \
+    CHECK_MSG(ok_, "%s did not end with \"ok %d\"", path, checks);            \
   } while (0)
 
 TEST(fetch_api_streams) {
