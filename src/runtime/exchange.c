@@ -63,6 +63,9 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
       inst->n_exchanges--;
       break;
     }
+  /* As in Workers, timers do not outlive the requests that set them: an
+   * idle tenant's setInterval must not burn CPU for nobody. */
+  if (!inst->n_exchanges) isl_rt__timers_close(inst);
   if (!x->ended) isl_rt__exchange_fail(x, 500, "The worker finished without a response.\n");
   isl_rt__exchange_log(x);
   if (x->req) {

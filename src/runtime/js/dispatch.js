@@ -143,12 +143,16 @@ async function send(st, resp) {
     host.end(id);
     return;
   }
+  // A FixedLengthStream (or a Blob's stream) knows its size up front.
+  if (parts.length != null) text += `content-length: ${parts.length}\n`;
   host.respond(id, parts.status, parts.statusText, text);
   const reader = parts.stream.getReader();
   for (;;) {
-    const { value, done } = await reader.read();
+    let { value, done } = await reader.read();
     if (done) break;
-    if (!(value instanceof Uint8Array)) throw new TypeError("a response body stream must yield Uint8Array chunks");
+    if (value instanceof ArrayBuffer) value = new Uint8Array(value);
+    else if (ArrayBuffer.isView(value)) value = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    else throw new TypeError("a response body stream must yield ArrayBuffer or ArrayBufferView chunks");
     if (value.byteLength && !host.write(id, toArrayBuffer(value))) {
       reader.cancel(new Error("the client went away")).catch(() => {});
       break;
