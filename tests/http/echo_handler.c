@@ -139,6 +139,26 @@ static void echo(xreq_t *x) {
   free(out.body);
 }
 
+/* Wrong calls get ISL_EINVAL and change nothing; answers "misuse ok". */
+static void misuse(isl_http_req_t *req) {
+  int ok = 1;
+  isl_http_header_t bad = {"X-Bad", 5, "a\r\nInjected: yes", 17};
+  isl_http_header_t badname = {"X Bad", 5, "a", 1};
+  ok &= isl_http_res_write(req, "x", 1) == ISL_EINVAL;
+  ok &= isl_http_res_end(req) == ISL_EINVAL;
+  ok &= isl_http_res_start(req, 99, NULL, NULL, 0, 0) == ISL_EINVAL;
+  ok &= isl_http_res_start(req, 200, NULL, &bad, 1, 0) == ISL_EINVAL;
+  ok &= isl_http_res_start(req, 200, NULL, &badname, 1, 0) == ISL_EINVAL;
+  ok &= isl_http_res_start(req, 200, "Fine\r\n", NULL, 0, 0) == ISL_EINVAL;
+  ok &= isl_http_res_start(req, 200, "Fine", NULL, 0, 10) == 0;
+  ok &= isl_http_res_start(req, 200, NULL, NULL, 0, 10) == ISL_EINVAL;
+  ok &= isl_http_res_write(req, "0123456789abc", 13) == ISL_EINVAL;
+  ok &= isl_http_res_write(req, ok ? "misuse ok!" : "misuse bad", 10) == 0;
+  ok &= isl_http_res_end(req) == 0;
+  ok &= isl_http_res_end(req) == ISL_EINVAL;
+  (void)ok;
+}
+
 static void on_request(isl_http_req_t *req) {
   echo_ctx_t *ctx = ctx_of(req);
   atomic_fetch_add(&ctx->requests, 1);
@@ -170,6 +190,11 @@ static void on_body_end(isl_http_req_t *req) {
     x->n = query_int(t, "n", 100000);
     start_timer(x, on_slow_fire, query_int(t, "ms", 200), 0);
   } else if (path_is(t, "/early")) {
+    xreq_done(x);
+  } else if (path_is(t, "/release")) {
+    xreq_done(x); /* no response: the server answers 500 */
+  } else if (path_is(t, "/misuse")) {
+    misuse(req);
     xreq_done(x);
   } else if (path_is(t, "/none")) {
     /* waits for on_abort */

@@ -11,6 +11,9 @@
  *   /early            answers "early" from on_request, before the body
  *   /none             never answers (waits for on_abort)
  *   /status?code=C    answers C with body "status"
+ *   /release          releases the request without answering (-> 500)
+ *   /misuse           calls isl_http_res_* wrongly, then answers
+ *                     "misuse ok!" (or "misuse bad")
  *   anything else     echoes: "METHOD TARGET\n", then "name: value\n" per
  *                     header, "remote: ADDR\n", "\n", then the body; the
  *                     response carries X-Loop: the loop index

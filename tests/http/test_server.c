@@ -248,3 +248,44 @@ SERVER_TEST(http_early_response_before_body, NULL) {
   test_http_resp_free(&r);
   test_http_conn_close(&c);
 }
+
+SERVER_TEST(http_handler_misuse_is_einval, NULL) {
+  (void)ctx;
+  test_http_resp_t r;
+  CHECK_EQ_INT(test_http_request(t->port, "GET /misuse HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "misuse ok!");
+  test_http_resp_free(&r);
+  /* released without a response: 500 */
+  CHECK_EQ_INT(test_http_request(t->port, "GET /release HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  CHECK_EQ_INT(r.status, 500);
+  test_http_resp_free(&r);
+}
+
+SERVER_TEST(http_pipelining_many_with_back_pressure, NULL) {
+  (void)ctx;
+  /* ~110 KB of pipelined requests, answered from timers (so the parser
+   * waits after each): more than the server buffers, so it has to stop
+   * reading and start again */
+  enum { N = 2000 };
+  size_t cap = (size_t)N * 80, len = 0;
+  char *raw = malloc(cap);
+  CHECK(raw != NULL);
+  for (int i = 0; i < N; i++)
+    len += (size_t)snprintf(raw + len, cap - len, "GET /slow?ms=0&n=%d HTTP/1.1\r\nHost: x\r\nX-P: 0123\r\n\r\n",
+                            i % 50 + 1);
+  test_http_conn_t c;
+  test_http_resp_t r;
+  int rc = test_http_conn_open(&c, t->port);
+  if (rc == 0) rc = test_http_conn_send(&c, raw, len);
+  free(raw);
+  CHECK(rc == 0);
+  for (int i = 0; i < N; i++) {
+    rc = test_http_conn_read(&c, &r, 0, TEST_HTTP_TIMEOUT_MS);
+    int ok = rc == 0 && r.status == 200 && r.body_len == (size_t)(i % 50 + 1);
+    test_http_resp_free(&r);
+    if (!ok) test_http_conn_close(&c);
+    CHECK_MSG(ok, "response %d: read %d", i, rc);
+  }
+  test_http_conn_close(&c);
+}
