@@ -745,12 +745,9 @@ function table(data, properties = undefined) {
     ...(hasValues ? [cells["\0values"] ?? ""] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)) + 2);
-  const center = (s, w) => {
-    const left = Math.floor((w - s.length) / 2);
-    return " ".repeat(left) + s + " ".repeat(w - s.length - left);
-  };
+  const pad = (s, w) => ` ${s}${" ".repeat(w - s.length - 1)}`; // left-aligned, as Node 20
   const line = (l, m, r) => l + widths.map((w) => "─".repeat(w)).join(m) + r;
-  const row = (cells) => "│" + cells.map((c, i) => center(c, widths[i])).join("│") + "│";
+  const row = (cells) => "│" + cells.map((c, i) => pad(c, widths[i])).join("│") + "│";
   return [line("┌", "┬", "┐"), row(header), line("├", "┼", "┤"), ...body.map(row), line("└", "┴", "┘")].join("\n");
 }
 

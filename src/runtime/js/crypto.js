@@ -374,19 +374,30 @@ for (const name of ["encrypt", "decrypt", "deriveBits", "deriveKey", "wrapKey", 
 const subtle = new SubtleCrypto(ILLEGAL);
 
 export class Crypto {
+  #brand = true;
+
   constructor(key = undefined) {
     if (key !== ILLEGAL) throw new TypeError("Illegal constructor");
   }
 
+  static #check(self, what) {
+    if (self === null || typeof self !== "object" || !(#brand in self)) {
+      throw new TypeError(`crypto.${what}: illegal invocation (call it on crypto)`);
+    }
+  }
+
   get subtle() {
+    Crypto.#check(this, "subtle");
     return subtle;
   }
 
   getRandomValues(array) {
+    Crypto.#check(this, "getRandomValues");
     return getRandomValues.apply(this, arguments);
   }
 
   randomUUID() {
+    Crypto.#check(this, "randomUUID");
     return randomUUID();
   }
 }
