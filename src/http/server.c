@@ -26,6 +26,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -154,6 +156,14 @@ void isl_http__loop_conn_gone(isl_http_loopi_t *l) {
 
 static void loop_main(void *arg) {
   isl_http_loopi_t *l = arg;
+  /* A write to a socket the client has reset raises SIGPIPE in the writing
+   * thread (libuv writes without MSG_NOSIGNAL). Blocking it here keeps the
+   * process alive without changing its signal dispositions; the write then
+   * fails with EPIPE and the connection is closed. */
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, NULL);
   if (l->srv->h.on_loop_start) l->srv->h.on_loop_start(&l->pub);
   uv_run(&l->uv, UV_RUN_DEFAULT);
 }

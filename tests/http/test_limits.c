@@ -337,3 +337,21 @@ SERVER_TEST(http_client_disconnect_mid_body_aborts, &limits_cfg) {
   CHECK_EQ_INT(atomic_load(&ctx->aborts), 2);
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 2); /* /none and /ok */
 }
+
+SERVER_TEST(http_client_reset_does_not_kill_process, &limits_cfg) {
+  /* writing to a reset connection raises SIGPIPE unless the loop blocks it */
+  for (int i = 0; i < 20; i++) {
+    test_http_conn_t c;
+    CHECK(test_http_conn_open(&c, t->port) == 0);
+    const char *raw = i % 2 ? "GET /slow?ms=10&n=100000 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            : "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+    CHECK(test_http_conn_send_str(&c, raw) == 0);
+    struct linger lg = {1, 0}; /* close with RST */
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    test_http_conn_close(&c);
+  }
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  CHECK(still_serving(t->port));
+  CHECK(echo_wait(&ctx->released, atomic_load(&ctx->requests), 2000) == atomic_load(&ctx->requests));
+}
