@@ -192,7 +192,7 @@ TEST(webapi_structured_clone) {
 }
 
 TEST(webapi_crypto) {
-  check_js_file("webapi_crypto.js", 81, NULL);
+  check_js_file("webapi_crypto.js", 86, NULL);
 }
 
 TEST(webapi_url) {
@@ -274,6 +274,7 @@ static const char *const console_stdout[] = {
     "Headers { a: '1', b: '2' }",
     "URLSearchParams { 'a' => '1', 'b' => '2' }",
     "AbortError TypeError: t",
+    "Blob { size: 2, type: '' } [ AbortSignal { aborted: true } ]",
     "info line",
     "debug line",
     "default: 1",

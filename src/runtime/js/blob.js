@@ -11,6 +11,7 @@
  */
 import { exposeInterface } from "./domexception.js";
 import { bufferSourceBytes, utf8Encode, utf8Decode } from "./encoding.js";
+import { customInspect } from "./console.js";
 
 let bytesOf;
 let setBytes;
@@ -113,6 +114,13 @@ export class Blob {
 
   async bytes() {
     return this.#bytes.slice();
+  }
+
+  /* console.log shows Blob { size, type }, as Node does. */
+  [customInspect](depth, options, inspect) {
+    const fields = { size: this.size, type: this.type };
+    if (this instanceof File) Object.assign(fields, { name: this.name, lastModified: this.lastModified });
+    return `${this instanceof File ? "File" : "Blob"} ${inspect(fields, options)}`;
   }
 
   stream() {

@@ -681,7 +681,7 @@ function emit(level, text) {
 /* Reports an exception nobody caught (a timer, a listener, a microtask). */
 export function reportError(err) {
   try {
-    emit("error", `Uncaught ${inspect(err)}`);
+    emit("error", `Uncaught ${typeof err === "string" ? err : inspect(err)}`);
   } catch {
     host.log("error", "Uncaught exception (unprintable)");
   }

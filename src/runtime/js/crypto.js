@@ -9,7 +9,9 @@
  * promises only keep the API's shape. Input bytes are copied when a
  * method is called, as the spec asks, so later writes do not leak in.
  * Workers' crypto.subtle.timingSafeEqual and crypto.DigestStream are here
- * too (DigestStream buffers what is written and hashes it on close).
+ * too (DigestStream buffers what is written and hashes it on close), and
+ * so is Workers' non-standard MD5 digest, in JavaScript since the host
+ * does not offer it (it is for checksums, not security).
  */
 import host from "./host.js";
 import { DOMException, defineGlobal, exposeInterface } from "./domexception.js";
@@ -86,8 +88,70 @@ const KNOWN = [
   "PBKDF2",
   "Ed25519",
   "X25519",
-  "MD5",
 ];
+
+/* ---- MD5 (RFC 1321), for Workers compatibility ------------------------------------------ */
+
+const MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+const MD5_K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
+
+function md5(bytes) {
+  const bitLen = bytes.length * 8;
+  const padded = new Uint8Array((((bytes.length + 8) >> 6) + 1) << 6);
+  padded.set(bytes);
+  padded[bytes.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, bitLen >>> 0, true);
+  view.setUint32(padded.length - 4, Math.floor(bitLen / 2 ** 32), true);
+  let a0 = 0x67452301;
+  let b0 = 0xefcdab89;
+  let c0 = 0x98badcfe;
+  let d0 = 0x10325476;
+  const m = new Uint32Array(16);
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let i = 0; i < 16; i++) m[i] = view.getUint32(off + i * 4, true);
+    let a = a0;
+    let b = b0;
+    let c = c0;
+    let d = d0;
+    for (let i = 0; i < 64; i++) {
+      let f;
+      let g;
+      if (i < 16) {
+        f = (b & c) | (~b & d);
+        g = i;
+      } else if (i < 32) {
+        f = (d & b) | (~d & c);
+        g = (5 * i + 1) & 15;
+      } else if (i < 48) {
+        f = b ^ c ^ d;
+        g = (3 * i + 5) & 15;
+      } else {
+        f = c ^ (b | ~d);
+        g = (7 * i) & 15;
+      }
+      const sum = (a + f + MD5_K[i] + m[g]) | 0;
+      const s = MD5_S[(i >> 4) * 4 + (i & 3)];
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((sum << s) | (sum >>> (32 - s)))) | 0;
+    }
+    a0 = (a0 + a) | 0;
+    b0 = (b0 + b) | 0;
+    c0 = (c0 + c) | 0;
+    d0 = (d0 + d) | 0;
+  }
+  const out = new DataView(new ArrayBuffer(16));
+  [a0, b0, c0, d0].forEach((v, i) => out.setUint32(i * 4, v, true));
+  return out.buffer;
+}
+
+function digestBytes(name, bytes) {
+  return name === "MD5" ? md5(bytes) : host.digest(name, bytes.buffer);
+}
+
+const DIGESTS = [...Object.keys(HASHES), "MD5"];
 
 function algorithmName(algorithm) {
   if (typeof algorithm === "string") return algorithm;
@@ -260,9 +324,9 @@ export class SubtleCrypto {
   digest(algorithm, data) {
     return promised(() => {
       if (arguments.length < 2) throw new TypeError("crypto.subtle.digest: 2 arguments required");
-      const name = canonical(algorithmName(algorithm), Object.keys(HASHES));
+      const name = canonical(algorithmName(algorithm), DIGESTS);
       const bytes = bytesArg(data, "digest");
-      return host.digest(name, bytes.buffer);
+      return digestBytes(name, bytes);
     });
   }
 
@@ -417,7 +481,7 @@ function makeDigestStream() {
     #digest;
 
     constructor(algorithm) {
-      const name = canonical(algorithmName(algorithm), Object.keys(HASHES));
+      const name = canonical(algorithmName(algorithm), DIGESTS);
       const chunks = [];
       let resolve;
       let reject;
@@ -441,7 +505,7 @@ function makeDigestStream() {
             all.set(c, offset);
             offset += c.length;
           }
-          resolve(host.digest(name, all.buffer));
+          resolve(digestBytes(name, all));
         },
         abort(reason) {
           reject(reason);

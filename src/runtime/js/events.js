@@ -12,7 +12,7 @@
  * addAbortAlgorithm(), the spec's internal hooks on signals.
  */
 import { DOMException, exposeInterface } from "./domexception.js";
-import { reportError } from "./console.js";
+import { customInspect, reportError } from "./console.js";
 
 const NONE = 0;
 const CAPTURING_PHASE = 1;
@@ -23,9 +23,6 @@ let setDispatchState; // (event, target, phase) => void
 let isDispatching;
 let stopImmediate;
 let setInPassive;
-
-/* The event's time origin: Workers only advances time on I/O, so Date.now is all there is. */
-const timeOrigin = Date.now();
 
 export class Event {
   #type;
@@ -40,7 +37,9 @@ export class Event {
   #stopImmediate = false;
   #inPassive = false;
   #dispatching = false;
-  #timeStamp = Date.now() - timeOrigin;
+  // Workers' time origin is 0 (performance.now() is Date.now()); an origin
+  // taken here would be the snapshot's time, not the request's.
+  #timeStamp = Date.now();
 
   static {
     setDispatchState = (event, target, phase) => {
@@ -128,6 +127,13 @@ export class Event {
 
   preventDefault() {
     if (this.#cancelable && !this.#inPassive) this.#canceled = true;
+  }
+
+  /* console.log shows the main attributes, as Node does. */
+  [customInspect](depth, options, inspect) {
+    const fields = { type: this.#type, defaultPrevented: this.#canceled, cancelable: this.#cancelable, timeStamp: this.#timeStamp };
+    const name = this instanceof CustomEvent ? "CustomEvent" : "Event";
+    return `${name} ${inspect(fields, options)}`;
   }
 }
 
@@ -361,6 +367,10 @@ export class AbortSignal extends EventTarget {
 
   throwIfAborted() {
     if (this.#aborted) throw this.#reason;
+  }
+
+  [customInspect](depth, options, inspect) {
+    return `AbortSignal ${inspect({ aborted: this.#aborted }, options)}`;
   }
 
   static abort(reason = undefined) {

@@ -36,6 +36,7 @@ console.log(["a\nb", 'q"uote', "both'\""]);
 console.log(new Headers({ b: "2", a: "1" }));
 console.log(new URLSearchParams("a=1&b=2"));
 console.log(new DOMException("m", "AbortError").name, String(new TypeError("t")));
+console.log(new Blob(["ab"]), [AbortSignal.abort()]);
 console.info("info line");
 console.debug("debug line");
 console.warn("warn line", { w: 1 });

@@ -96,7 +96,15 @@ await group("digest", async () => {
   const p = subtle.digest("SHA-256", data);
   data[0] = 0; // changed after the call: the digest uses the bytes as they were
   eq(hex(await p), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "input copied at call time");
+  eq(hex(await subtle.digest("MD5", enc("abc"))), "900150983cd24fb0d6963f7d28e17f72", "MD5 (Workers extension)");
+  eq(hex(await subtle.digest("md5", new Uint8Array(0))), "d41d8cd98f00b204e9800998ecf8427e", "MD5 of nothing");
+  eq(
+    hex(await subtle.digest("MD5", enc("12345678901234567890123456789012345678901234567890123456789012345678901234567890"))),
+    "57edf4a22be3c955ac49da2e2107b67a",
+    "MD5 over two blocks",
+  );
   await rejects(subtle.digest("MD4", enc("x")), DOMException, "NotSupportedError", "unknown hash");
+  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "MD5" }, false, ["sign"]), DOMException, "NotSupportedError", "HMAC-MD5");
   await rejects(subtle.digest("SHA-256", "text"), TypeError, null, "a string as data");
   const ds = new crypto.DigestStream("SHA-256");
   const w = ds.getWriter();
