@@ -259,7 +259,8 @@ static const char *const console_stdout[] = {
     "Map(1) { 'k' => { v: 1 } } Set(2) { 1, 'x' } Map(0) {} Set(0) {}",
     "Point { x: 1, y: 2 } [Object: null prototype] {} Symbol(sym) [ Symbol(Symbol.iterator) ]",
     "[Function: named] [Function (anonymous)] [class Klass] [AsyncFunction: af]",
-    "Uint8Array(3) [ 1, 2, 3 ] ArrayBuffer { [Uint8Contents]: <00 00>, byteLength: 2 } 1970-01-01T00:00:00.000Z /re+/gi",
+    "Uint8Array(3) [ 1, 2, 3 ] ArrayBuffer { [Uint8Contents]: <00 00>, byteLength: 2 } 1970-01-01T00:00:00.000Z "
+    "/re+/gi",
     "[Number: 3] [String: 'boxed'] [Boolean: false]",
     "<ref *1> { name: 'loop', self: [Circular *1] }",
     "[",
