@@ -13,6 +13,7 @@
  */
 import { DOMException, exposeInterface } from "./domexception.js";
 import { customInspect, reportError } from "./console.js";
+import { setTimeout } from "./timers.js";
 
 const NONE = 0;
 const CAPTURING_PHASE = 1;
@@ -386,7 +387,7 @@ export class AbortSignal extends EventTarget {
       throw new TypeError("AbortSignal.timeout: the delay must be a non-negative integer");
     }
     const signal = new AbortSignal(ILLEGAL);
-    globalThis.setTimeout(() => {
+    setTimeout(() => {
       signalInternals.abort(signal, new DOMException("The operation was aborted due to timeout", "TimeoutError"));
     }, delay);
     return signal;

@@ -11,6 +11,7 @@ import host from "./host.js";
 import { exposeInterface } from "./domexception.js";
 import { utf8Encode, utf8Decode } from "./encoding.js";
 import { Blob, File, blobBytes } from "./blob.js";
+import { URLSearchParams } from "./url.js";
 
 /* WebIDL USVString: lone surrogates become U+FFFD. */
 function usvString(value) {
@@ -282,7 +283,7 @@ export function parseFormBody(bytes, contentType) {
   const kind = essence(contentType ?? "");
   if (kind === "application/x-www-form-urlencoded") {
     const fd = new FormData();
-    for (const [k, v] of new globalThis.URLSearchParams(utf8Decode(bytes))) fd.append(k, v);
+    for (const [k, v] of new URLSearchParams(utf8Decode(bytes))) fd.append(k, v);
     return fd;
   }
   if (kind === "multipart/form-data") return parseMultipart(bytes, contentType);
