@@ -48,6 +48,7 @@ void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body) {
   }
   if (!x->status) x->status = status;
   x->ended = 1;
+  x->ended_ns = isl_rt__now_ns();
   isl_rt__exchange_log(x);
 }
 

@@ -85,6 +85,7 @@ static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv,
     x->req = NULL;
   }
   x->ended = 1;
+  x->ended_ns = isl_rt__now_ns();
   isl_rt__exchange_log(x);
   return 0;
 }

@@ -106,6 +106,7 @@ struct isl_rt_exchange_s {
   isl_rt_exchange_t *next;
   uint64_t start_ns; /* monotonic */
   uint64_t cpu_ns;   /* charged CPU time */
+  uint64_t ended_ns; /* monotonic, when the response ended */
   int status;        /* sent status, 0 before respond */
   int ended;         /* response ended */
   int done;          /* JS said its waitUntil work is over */
@@ -131,7 +132,11 @@ struct isl_rt_pool_s {
   isl_rt_inst_t *lru_head, *lru_tail; /* most recently used first */
   size_t budget_bytes;
   uint64_t cold_starts, evictions;
+  uv_timer_t sweep; /* cuts off overdue waitUntil work */
 };
+#ifndef ISL_RT_WAIT_UNTIL_MS
+#define ISL_RT_WAIT_UNTIL_MS 30000 /* waitUntil work allowed after the response, as in Workers */
+#endif
 #ifndef ISL_RT_INSTANCE_COST
 #define ISL_RT_INSTANCE_COST (256u << 10) /* bytes a clone costs before it grows */
 #endif

@@ -17,9 +17,31 @@
  * most and happens once per request, which is cheaper than keeping a
  * running total right through resets and recycling.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/internal.h"
+
+/* Once a second: a response that ended more than ISL_RT_WAIT_UNTIL_MS ago
+ * but whose ctx.waitUntil work has not settled is let go, so a promise
+ * that never settles cannot pin its isolate for ever. */
+static void sweep(uv_timer_t *t) {
+  isl_rt_pool_t *p = t->data;
+  uint64_t now = isl_rt__now_ns(), limit = (uint64_t)ISL_RT_WAIT_UNTIL_MS * 1000000u;
+  for (isl_rt_inst_t *i = p->lru_head, *next; i; i = next) {
+    next = i->lru_next;
+    for (isl_rt_exchange_t *x = i->exchanges, *xn; x; x = xn) {
+      xn = x->next;
+      if (!x->ended || now - x->ended_ns < limit || i->depth) continue;
+      char why[600];
+      snprintf(why, sizeof(why), "waitUntil work of %s %s was cut off %d s after the response", x->method, x->path,
+               ISL_RT_WAIT_UNTIL_MS / 1000);
+      isl_rt__tenant_log(i->worker, "warn", why, strlen(why));
+      isl_rt__exchange_finish(x);
+    }
+  }
+}
 
 int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
   isl_rt_pool_t *p = calloc(1, sizeof(*p));
@@ -34,15 +56,24 @@ int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
   unsigned threads = rt->cfg.threads ? rt->cfg.threads : 1;
   uint32_t mb = rt->cfg.memory_budget_mb ? rt->cfg.memory_budget_mb : ISL_RT_MEMORY_BUDGET_MB;
   p->budget_bytes = ((size_t)mb << 20) / threads;
+  uv_timer_init(loop, &p->sweep);
+  p->sweep.data = p;
+  uv_timer_start(&p->sweep, sweep, 1000, 1000);
+  uv_unref((uv_handle_t *)&p->sweep);
   *out = p;
   return 0;
+}
+
+static void pool_closed(uv_handle_t *h) {
+  isl_rt_pool_t *p = h->data;
+  free(p->by_worker);
+  free(p);
 }
 
 void isl_rt__pool_free(isl_rt_pool_t *p) {
   if (!p) return;
   while (p->lru_head) isl_rt__inst_free(p->lru_head); /* unlinks itself */
-  free(p->by_worker);
-  free(p);
+  uv_close((uv_handle_t *)&p->sweep, pool_closed);
 }
 
 static void lru_unlink(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
