@@ -3,8 +3,8 @@
  *
  * A Blob holds its bytes in one Uint8Array that nothing ever writes to
  * after construction, so slice() and structuredClone() share it instead
- * of copying (a slice is a subarray). stream() asks for the global
- * ReadableStream (streams.js) when called, not when this module loads.
+ * of copying (a slice is a subarray). stream() is streams.js's lazy byte
+ * stream, so a Response made from it knows its length.
  *
  * Exported for body.js and structured_clone.js: blobBytes(), the bytes
  * without a copy (callers must not write to them), and cloneBlob().
@@ -12,6 +12,7 @@
 import { exposeInterface } from "./domexception.js";
 import { bufferSourceBytes, utf8Encode, utf8Decode } from "./encoding.js";
 import { customInspect } from "./console.js";
+import { streamFromBytes } from "./streams.js";
 
 let bytesOf;
 let setBytes;
@@ -123,26 +124,12 @@ export class Blob {
     return `${this instanceof File ? "File" : "Blob"} ${inspect(fields, options)}`;
   }
 
+  /* A byte stream of a copy of the bytes (enqueueing detaches a chunk's
+   * buffer, and ours is shared), with its length known to Response. */
   stream() {
-    const bytes = this.#bytes;
-    const RS = globalThis.ReadableStream;
-    if (typeof RS !== "function") throw new TypeError("Blob.stream: ReadableStream is not available");
-    const CHUNK = 65536;
-    let offset = 0;
-    return new RS({
-      type: "bytes",
-      pull(controller) {
-        if (offset >= bytes.length) {
-          controller.close();
-          controller.byobRequest?.respond(0);
-          return;
-        }
-        const n = Math.min(CHUNK, bytes.length - offset);
-        controller.enqueue(bytes.slice(offset, offset + n));
-        offset += n;
-      },
-    });
+    return streamFromBytes(this.#bytes.slice());
   }
+
 }
 
 export class File extends Blob {
