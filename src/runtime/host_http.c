@@ -21,6 +21,21 @@ static isl_rt_exchange_t *exchange_arg(isl_iso_t *iso, int argc, const isl_val_t
   return isl_rt__exchange_find(inst, (uint32_t)id);
 }
 
+/* Undoes the engine's UTF-8 in place: header text from Headers holds only
+ * U+0000..U+00FF (byte strings), one byte each on the wire. */
+static void utf8_to_latin1(char *s) {
+  unsigned char *r = (unsigned char *)s, *w = r;
+  while (*r) {
+    if ((r[0] & 0xE0) == 0xC0 && (r[1] & 0xC0) == 0x80 && r[0] <= 0xC3) {
+      *w++ = (unsigned char)(((r[0] & 0x03) << 6) | (r[1] & 0x3F));
+      r += 2;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+}
+
 static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   *ret = 0;
@@ -30,6 +45,7 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   if (status < 200 || status > 599) status = 500;
   char *reason = isl_iso_to_cstring(iso, argv[2]);
   char *text = isl_iso_to_cstring(iso, argv[3]);
+  if (text) utf8_to_latin1(text);
   isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
   size_t n = 0;
   int64_t length = -1;

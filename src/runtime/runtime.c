@@ -104,23 +104,36 @@ static void after_entry(isl_rt_inst_t *inst) {
   isl_rt__pool_trim(pool);
 }
 
+/* Appends bytes as the code points U+0000..U+00FF, in UTF-8: header values
+ * are byte strings in Fetch, and the engine takes UTF-8 text. */
+static char *put_latin1(char *p, const char *bytes, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char b = (unsigned char)bytes[i];
+    if (b < 0x80) {
+      *p++ = (char)b;
+    } else {
+      *p++ = (char)(0xC0 | (b >> 6));
+      *p++ = (char)(0x80 | (b & 0x3F));
+    }
+  }
+  return p;
+}
+
 /* "name: value\n" for every request header, in order. */
 static char *header_text(isl_http_req_t *req) {
   size_t n = isl_http_req_header_count(req), len = 1;
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
-    len += h->name_len + h->value_len + 3;
+    len += 2 * (h->name_len + h->value_len) + 3;
   }
   char *s = malloc(len), *p = s;
   if (!s) return NULL;
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
-    memcpy(p, h->name, h->name_len);
-    p += h->name_len;
+    p = put_latin1(p, h->name, h->name_len);
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, h->value, h->value_len);
-    p += h->value_len;
+    p = put_latin1(p, h->value, h->value_len);
     *p++ = '\n';
   }
   *p = 0;

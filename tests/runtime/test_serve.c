@@ -84,6 +84,11 @@ TEST(serve_dev_answers_module_worker) {
   CHECK_EQ_STR(r.body, "hello world");
   CHECK_EQ_STR(test_http_resp_header(&r, "x-method"), "POST");
   test_http_resp_free(&r);
+  /* Header values are bytes, not UTF-8, both ways. */
+  CHECK(test_http_request(s.port, "GET /bytes HTTP/1.1\r\nHost: x\r\nX-Latin1: caf\xe9\r\n\r\n", &r) == 0);
+  CHECK_EQ_STR(r.body, "4:233");
+  CHECK_EQ_STR(test_http_resp_header(&r, "x-back"), "caf\xe9");
+  test_http_resp_free(&r);
   CHECK(test_server_wait_output(&s, "request tenant=api method=POST path=/echo status=200 cpu_us=", 2000));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }

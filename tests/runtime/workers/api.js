@@ -73,6 +73,11 @@ export default {
       case "/background":
         ctx.waitUntil(new Promise((r) => setTimeout(r, 100)).then(() => console.log("background work done")));
         return new Response("answered first");
+      case "/bytes": {
+        // Header values are byte strings: 0xE9 in, 0xE9 out.
+        const v = request.headers.get("x-latin1");
+        return new Response(`${v.length}:${v.charCodeAt(v.length - 1)}`, { headers: { "x-back": v } });
+      }
       case "/log":
         console.log("log line", { a: 1 });
         console.error("error line");
