@@ -22,16 +22,23 @@ import { customInspect } from "./console.js";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HTTP_WS = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
+const NOT_BYTE = /[^\x00-\xff]/;
+
+/* Most values have no surrounding whitespace: skip the regex replace then
+ * (QuickJS makes a new string for every replace, even a no-op one). */
 function normalizeValue(value) {
+  const n = value.length;
+  if (n === 0) return value;
+  const a = value.charCodeAt(0), b = value.charCodeAt(n - 1);
+  if (a > 32 && b > 32) return value;
   return value.replace(HTTP_WS, "");
 }
 
-/* WebIDL ByteString: a string with no code unit above 0xFF. */
+/* WebIDL ByteString: a string with no code unit above 0xFF. One regex test
+ * instead of a loop of charCodeAt, which costs ~50 ns a character here. */
 function byteString(value, what) {
   const s = String(value);
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0xff) throw new TypeError(`Headers.${what}: the string contains a character above U+00FF`);
-  }
+  if (NOT_BYTE.test(s)) throw new TypeError(`Headers.${what}: the string contains a character above U+00FF`);
   return s;
 }
 
@@ -90,7 +97,8 @@ export class Headers {
         if (pair === null || (typeof pair !== "object" && typeof pair !== "function")) {
           throw new TypeError("Headers: each header must be a [name, value] pair");
         }
-        const items = [...pair];
+        // Arrays (the usual case) skip the spread's iterator protocol.
+        const items = Array.isArray(pair) ? pair : [...pair];
         if (items.length !== 2) throw new TypeError("Headers: each header must be a [name, value] pair");
         this.append(items[0], items[1]);
       }
