@@ -125,6 +125,25 @@ TEST(serve_routes_two_tenants_and_isolates_them) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
+TEST(serve_tenant_cannot_reach_host_files_or_internals) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  test_http_resp_t r = {0};
+  CHECK(get(s.port, "localhost", "/escape", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  const char *want[] = {"\"../../../../../../etc/passwd\":\"ReferenceError\"",
+                        "\"/etc/passwd\":\"ReferenceError\"",
+                        "\"./lib/../../test_serve.c\":\"ReferenceError\"",
+                        "\"./lib/counter.js\":\"imported\"",
+                        "\"host\":\"undefined\"",
+                        "\"entry\":\"undefined\"",
+                        "\"std\":\"undefinedundefinedundefinedundefined\""};
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    CHECK_MSG(strstr(r.body, want[i]), "%s in %s", want[i], r.body);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
 TEST(serve_tenant_failing_to_load_leaves_others_serving) {
   test_server_t s = {0};
   char extra[PATH_MAX + 256];

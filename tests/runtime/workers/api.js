@@ -78,6 +78,22 @@ export default {
         const v = request.headers.get("x-latin1");
         return new Response(`${v.length}:${v.charCodeAt(v.length - 1)}`, { headers: { "x-back": v } });
       }
+      case "/escape": {
+        // Everything a tenant might try to reach beyond its own isolate.
+        const tries = {};
+        for (const spec of ["../../../../../../etc/passwd", "/etc/passwd", "./lib/../../test_serve.c", "./lib/counter.js"]) {
+          try {
+            await import(spec);
+            tries[spec] = "imported";
+          } catch (e) {
+            tries[spec] = e.name;
+          }
+        }
+        tries.host = typeof globalThis.__isolde_host;
+        tries.entry = typeof globalThis.__isolde;
+        tries.std = typeof globalThis.std + typeof globalThis.os + typeof globalThis.require + typeof globalThis.process;
+        return Response.json(tries);
+      }
       case "/log":
         console.log("log line", { a: 1 });
         console.error("error line");
