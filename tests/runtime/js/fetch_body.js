@@ -5,35 +5,8 @@
  * through `isolde run`; prints one line per check and "ok N" at the end,
  * and the first failing check throws (non-zero exit).
  */
-let n = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-  console.log(`ok ${n} - ${what}`);
-}
-function eq(got, want, what) {
-  check(got === want, `${what} (got ${JSON.stringify(got)}, want ${JSON.stringify(want)})`);
-}
-async function rejects(promise, Type, what) {
-  let err = null;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} rejects with ${Type.name} (got ${err})`);
-  return err;
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-  return err;
-}
+import { check, eq, throws, rejects, done } from "./lib/assert.js";
+
 const enc = (s) => new TextEncoder().encode(s);
 const dec = (b) => new TextDecoder().decode(b);
 function streamOf(...chunks) {
@@ -267,5 +240,4 @@ const URL_ = "https://example.com/";
   eq(await touched.text(), "touched", "original after tee clone");
 }
 
-console.log(`ok ${n}`);
-export {};
+done();

@@ -5,45 +5,7 @@
  * tests/runtime/test_fetch_api.c through `isolde run`; prints one line per
  * check and "ok N" at the end, and the first failing check throws.
  */
-let n = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-  console.log(`ok ${n} - ${what}`);
-}
-function eq(got, want, what) {
-  check(got === want, `${what} (got ${JSON.stringify(got)}, want ${JSON.stringify(want)})`);
-}
-async function rejects(promise, Type, what) {
-  let err = null;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} rejects with ${Type.name} (got ${err})`);
-  return err;
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-  return err;
-}
-const enc = (s) => new TextEncoder().encode(s);
-const dec = (b) => new TextDecoder().decode(b);
-function streamOf(...chunks) {
-  return new ReadableStream({
-    start(c) {
-      for (const ch of chunks) c.enqueue(typeof ch === "string" ? enc(ch) : ch);
-      c.close();
-    },
-  });
-}
+import { check, eq, throws, done } from "./lib/assert.js";
 
 /* ---- defaults ---- */
 {
@@ -146,5 +108,4 @@ function streamOf(...chunks) {
   eq(await r.text(), "body", "original body");
 }
 
-console.log(`ok ${n}`);
-export {};
+done();

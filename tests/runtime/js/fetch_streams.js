@@ -4,35 +4,8 @@
  * through `isolde run`. Prints one line per check and "ok N" at the end;
  * the first failing check throws, which makes `isolde run` exit non-zero.
  */
-let n = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-  console.log(`ok ${n} - ${what}`);
-}
-function eq(got, want, what) {
-  check(got === want, `${what} (got ${JSON.stringify(got)}, want ${JSON.stringify(want)})`);
-}
-async function rejects(promise, Type, what) {
-  let err = null;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} rejects with ${Type.name} (got ${err})`);
-  return err;
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-  return err;
-}
+import { check, eq, throws, rejects, done } from "./lib/assert.js";
+
 async function collect(stream) {
   const out = [];
   for await (const chunk of stream) out.push(chunk);
@@ -384,5 +357,4 @@ for (const name of [
   await rejects(uw.close(), TypeError, "FixedLengthStream closed short of its length");
 }
 
-console.log(`ok ${n}`);
-export {};
+done();

@@ -1,41 +1,11 @@
 /*
  * webapi_blob.js - Blob, File and FormData, and the multipart and
  * urlencoded codecs behind Request/Response bodies. Run by
- * tests/runtime/test_webapi.c through `isolde run`: one line per group,
- * "ok N" last; the first failing check throws.
+ * tests/runtime/test_webapi.c through `isolde run`: one line per check and
+ * per group, "ok N" last; the first failing check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-}
-async function rejects(promise, Type, what) {
-  let err = null;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} rejects with ${Type.name} (got ${err})`);
-}
-async function group(name, fn) {
-  const before = n;
-  await fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, rejects, group, done } from "./lib/assert.js";
+
 const enc = (s) => new TextEncoder().encode(s);
 const dec = (b) => new TextDecoder().decode(b);
 
@@ -181,5 +151,4 @@ await group("urlencoded", async () => {
   await rejects(new Response("a=1", { headers: { "content-type": "text/plain" } }).formData(), TypeError, "another content type");
 });
 
-console.log(`ok ${n}`);
-export {};
+done();

@@ -1,31 +1,9 @@
 /*
  * webapi_clone.js - structuredClone. Run by tests/runtime/test_webapi.c
- * through `isolde run`: one line per group, "ok N" last; the first
- * failing check throws.
+ * through `isolde run`: one line per check and per group, "ok N" last; the
+ * first failing check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, name, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type && (name === null || err.name === name), `${what} throws ${Type.name} ${name ?? ""} (got ${err})`);
-}
-async function group(name, fn) {
-  const before = n;
-  await fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, group, show, done } from "./lib/assert.js";
 
 await group("primitives and wrappers", () => {
   for (const v of [1, -0, NaN, "s", true, null, undefined, 12n]) eq(structuredClone(v), v, `primitive ${show(v)}`);
@@ -169,5 +147,4 @@ await group("not cloneable", () => {
   eq(code, 25, "DataCloneError code");
 });
 
-console.log(`ok ${n}`);
-export {};
+done();

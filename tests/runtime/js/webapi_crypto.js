@@ -1,46 +1,22 @@
 /*
  * webapi_crypto.js - crypto.getRandomValues, randomUUID and crypto.subtle
- * (digest and HMAC against published test vectors: FIPS 180 "abc",
- * RFC 2202 and RFC 4231). Run by tests/runtime/test_webapi.c through
- * `isolde run`: one line per group, "ok N" last; the first failing check
+ * (digest and HMAC against published test vectors: FIPS 180 "abc", RFC 2202
+ * and RFC 4231). Run by tests/runtime/test_webapi.c through `isolde run`:
+ * one line per check and per group, "ok N" last; the first failing check
  * throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, name, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type && (name === null || err.name === name), `${what} throws ${Type.name} ${name ?? ""} (got ${err})`);
-}
-async function rejects(promise, Type, name, what) {
-  check(promise instanceof Promise, `${what} returns a promise`);
-  let err = null;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type && (name === null || err.name === name), `${what} rejects with ${Type.name} ${name ?? ""} (got ${err})`);
-}
-async function group(name, fn) {
-  const before = n;
-  await fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, rejects, group, done } from "./lib/assert.js";
+
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 const enc = (s) => new TextEncoder().encode(s);
 const subtle = crypto.subtle;
+
+/* SubtleCrypto reports errors by rejecting, never by throwing: each call
+ * also checks (as a check of its own) that a promise came back. */
+async function rejectsPromise(promise, Type, name, what) {
+  check(promise instanceof Promise, `${what} returns a promise`);
+  await rejects(promise, Type, name, what);
+}
 
 await group("getRandomValues", () => {
   const a = new Uint8Array(64);
@@ -103,9 +79,9 @@ await group("digest", async () => {
     "57edf4a22be3c955ac49da2e2107b67a",
     "MD5 over two blocks",
   );
-  await rejects(subtle.digest("MD4", enc("x")), DOMException, "NotSupportedError", "unknown hash");
-  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "MD5" }, false, ["sign"]), DOMException, "NotSupportedError", "HMAC-MD5");
-  await rejects(subtle.digest("SHA-256", "text"), TypeError, null, "a string as data");
+  await rejectsPromise(subtle.digest("MD4", enc("x")), DOMException, "NotSupportedError", "unknown hash");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "MD5" }, false, ["sign"]), DOMException, "NotSupportedError", "HMAC-MD5");
+  await rejectsPromise(subtle.digest("SHA-256", "text"), TypeError, null, "a string as data");
   const ds = new crypto.DigestStream("SHA-256");
   const w = ds.getWriter();
   await w.write(enc("a"));
@@ -143,20 +119,20 @@ await group("HMAC", async () => {
   eq(`${jwk.kty} ${jwk.k} ${jwk.alg} ${jwk.ext}`, "oct SmVmZQ HS256 true", "exportKey jwk");
   const fromJwk = await subtle.importKey("jwk", { kty: "oct", k: "SmVmZQ", alg: "HS256" }, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   eq(hex(await subtle.sign("HMAC", fromJwk, data)), vectors[1][1], "importKey jwk signs the same");
-  await rejects(subtle.exportKey("raw", fromJwk), DOMException, "InvalidAccessError", "exporting a non-extractable key");
-  await rejects(subtle.verify("HMAC", fromJwk, sig, data), DOMException, "InvalidAccessError", "verify with a sign-only key");
-  await rejects(
+  await rejectsPromise(subtle.exportKey("raw", fromJwk), DOMException, "InvalidAccessError", "exporting a non-extractable key");
+  await rejectsPromise(subtle.verify("HMAC", fromJwk, sig, data), DOMException, "InvalidAccessError", "verify with a sign-only key");
+  await rejectsPromise(
     subtle.importKey("jwk", { kty: "oct", k: "SmVmZQ", alg: "HS512" }, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
     DOMException,
     "DataError",
     "jwk alg mismatch",
   );
-  await rejects(subtle.importKey("jwk", { kty: "RSA" }, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), DOMException, "DataError", "jwk kty");
-  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256" }, false, ["encrypt"]), DOMException, "SyntaxError", "bad usage");
-  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256" }, false, []), DOMException, "SyntaxError", "no usages");
-  await rejects(subtle.importKey("raw", new Uint8Array(0), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), DOMException, "DataError", "empty key");
-  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC" }, false, ["sign"]), TypeError, null, "HMAC without a hash");
-  await rejects(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256", length: 16 }, false, ["sign"]), DOMException, "DataError", "length larger than the key");
+  await rejectsPromise(subtle.importKey("jwk", { kty: "RSA" }, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), DOMException, "DataError", "jwk kty");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256" }, false, ["encrypt"]), DOMException, "SyntaxError", "bad usage");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256" }, false, []), DOMException, "SyntaxError", "no usages");
+  await rejectsPromise(subtle.importKey("raw", new Uint8Array(0), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), DOMException, "DataError", "empty key");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), { name: "HMAC" }, false, ["sign"]), TypeError, null, "HMAC without a hash");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), { name: "HMAC", hash: "SHA-256", length: 16 }, false, ["sign"]), DOMException, "DataError", "length larger than the key");
 
   const gen = await subtle.generateKey({ name: "HMAC", hash: "SHA-512" }, true, ["sign"]);
   eq(gen.algorithm.length, 1024, "generateKey default length is the block size");
@@ -169,16 +145,15 @@ await group("HMAC", async () => {
 });
 
 await group("unsupported", async () => {
-  await rejects(subtle.importKey("raw", new Uint8Array(16), "AES-GCM", false, ["encrypt"]), DOMException, "NotSupportedError", "AES-GCM importKey");
-  await rejects(subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]), DOMException, "NotSupportedError", "ECDSA generateKey");
-  await rejects(subtle.encrypt({ name: "AES-GCM" }, null, new Uint8Array(1)), DOMException, "NotSupportedError", "encrypt");
-  await rejects(subtle.deriveBits({ name: "HKDF" }, null, 8), DOMException, "NotSupportedError", "deriveBits");
-  await rejects(subtle.importKey("raw", enc("k"), "NoSuchAlgorithm", false, ["sign"]), DOMException, "NotSupportedError", "unknown algorithm");
+  await rejectsPromise(subtle.importKey("raw", new Uint8Array(16), "AES-GCM", false, ["encrypt"]), DOMException, "NotSupportedError", "AES-GCM importKey");
+  await rejectsPromise(subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]), DOMException, "NotSupportedError", "ECDSA generateKey");
+  await rejectsPromise(subtle.encrypt({ name: "AES-GCM" }, null, new Uint8Array(1)), DOMException, "NotSupportedError", "encrypt");
+  await rejectsPromise(subtle.deriveBits({ name: "HKDF" }, null, 8), DOMException, "NotSupportedError", "deriveBits");
+  await rejectsPromise(subtle.importKey("raw", enc("k"), "NoSuchAlgorithm", false, ["sign"]), DOMException, "NotSupportedError", "unknown algorithm");
 });
 
 function Buffer_from_hex(h) {
   return h.match(/../g).map((x) => parseInt(x, 16));
 }
 
-console.log(`ok ${n}`);
-export {};
+done();

@@ -1,35 +1,15 @@
 /*
  * webapi_encoding.js - DOMException, TextEncoder, TextDecoder, atob, btoa.
  * Run by tests/runtime/test_webapi.c through `isolde run`: prints one line
- * per group and "ok N" (N checks) last; the first failing check throws.
+ * per check and per group and "ok N" (N checks) last; the first failing
+ * check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, name, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type && (name === null || err.name === name), `${what} throws ${Type.name} ${name ?? ""} (got ${err})`);
-}
-function group(name, fn) {
-  const before = n;
-  fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, group, done } from "./lib/assert.js";
+
 const bytes = (...b) => new Uint8Array(b);
 const hex = (u8) => Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join(" ");
 
-group("DOMException", () => {
+await group("DOMException", () => {
   const e = new DOMException("gone", "AbortError");
   eq(e.name, "AbortError", "name");
   eq(e.message, "gone", "message");
@@ -50,7 +30,7 @@ group("DOMException", () => {
   throws(() => Object.getOwnPropertyDescriptor(DOMException.prototype, "name").get.call({}), TypeError, null, "name getter on a foreign object");
 });
 
-group("TextEncoder", () => {
+await group("TextEncoder", () => {
   const enc = new TextEncoder();
   eq(enc.encoding, "utf-8", "encoding");
   eq(hex(enc.encode("aé€😀")), "61 c3 a9 e2 82 ac f0 9f 98 80", "encode 1-4 byte characters");
@@ -69,7 +49,7 @@ group("TextEncoder", () => {
   eq(Object.prototype.toString.call(enc), "[object TextEncoder]", "toStringTag");
 });
 
-group("TextDecoder utf-8", () => {
+await group("TextDecoder utf-8", () => {
   const dec = new TextDecoder();
   eq(dec.encoding, "utf-8", "encoding");
   eq(dec.fatal, false, "fatal default");
@@ -97,7 +77,7 @@ group("TextDecoder utf-8", () => {
   eq(dec.decode(big).length, 100000, "a large input");
 });
 
-group("TextDecoder streaming", () => {
+await group("TextDecoder streaming", () => {
   const dec = new TextDecoder();
   const euro = bytes(0xe2, 0x82, 0xac);
   let s = dec.decode(euro.subarray(0, 1), { stream: true });
@@ -112,7 +92,7 @@ group("TextDecoder streaming", () => {
   eq(bom.decode(bytes(0xef, 0xbb, 0xbf, 0x62)), "b", "a new stream strips its BOM again");
 });
 
-group("TextDecoder labels", () => {
+await group("TextDecoder labels", () => {
   eq(new TextDecoder(" UTF8 ").encoding, "utf-8", "label trimmed and case-folded");
   eq(new TextDecoder("unicode-1-1-utf-8").encoding, "utf-8", "utf-8 alias");
   eq(new TextDecoder("latin1").encoding, "windows-1252", "latin1 is windows-1252");
@@ -127,7 +107,7 @@ group("TextDecoder labels", () => {
   throws(() => new TextDecoder("replacement"), RangeError, null, "the replacement encoding");
 });
 
-group("atob and btoa", () => {
+await group("atob and btoa", () => {
   eq(btoa("hello"), "aGVsbG8=", "btoa");
   eq(btoa(""), "", "btoa of empty");
   eq(btoa("\xff\xfe"), "//4=", "btoa of high Latin-1");
@@ -145,4 +125,4 @@ group("atob and btoa", () => {
   eq(atob(btoa("\x00\x01\x02")), "\x00\x01\x02", "round trip of control bytes");
 });
 
-console.log(`ok ${n}`);
+done();

@@ -1,33 +1,12 @@
 /*
  * webapi_events.js - Event, EventTarget, CustomEvent, AbortController and
- * AbortSignal, including AbortSignal.timeout (real timers) and any().
- * Run by tests/runtime/test_webapi.c through `isolde run` (an ES module
- * with top-level await): one line per group, "ok N" last, and the first
- * failing check throws.
+ * AbortSignal, including AbortSignal.timeout (real timers) and any(). Run
+ * by tests/runtime/test_webapi.c through `isolde run` (an ES module with
+ * top-level await): one line per check and per group, "ok N" last, and the
+ * first failing check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, name, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type && (name === null || err.name === name), `${what} throws ${Type.name} ${name ?? ""} (got ${err})`);
-}
-async function group(name, fn) {
-  const before = n;
-  await fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, group, done } from "./lib/assert.js";
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 await group("Event", () => {
@@ -212,5 +191,4 @@ await group("AbortSignal.timeout", async () => {
   eq(reason, "stop", "scheduler.wait rejects when its signal aborts");
 });
 
-console.log(`ok ${n}`);
-export {};
+done();

@@ -1,20 +1,11 @@
 /*
  * webapi_globals.js - the Web API globals exist with web platforms'
  * property attributes, class names and toStringTags, and the host's
- * functions stay out of reach. Run by tests/runtime/test_webapi.c
- * through `isolde run`: one line per group, "ok N" last; the first
+ * functions stay out of reach. Run by tests/runtime/test_webapi.c through
+ * `isolde run`: one line per check and per group, "ok N" last; the first
  * failing check throws.
  */
-let n = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function group(name, fn) {
-  const before = n;
-  fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, group, done } from "./lib/assert.js";
 
 const INTERFACES = [
   "DOMException",
@@ -38,7 +29,7 @@ const INTERFACES = [
 const FUNCTIONS = ["atob", "btoa", "setTimeout", "setInterval", "clearTimeout", "clearInterval", "queueMicrotask", "structuredClone"];
 const OBJECTS = ["console", "crypto", "scheduler"];
 
-group("installed like web platforms", () => {
+await group("installed like web platforms", () => {
   for (const name of [...INTERFACES, ...FUNCTIONS, ...OBJECTS]) {
     const d = Object.getOwnPropertyDescriptor(globalThis, name);
     check(d !== undefined, `${name} is a global`);
@@ -47,7 +38,7 @@ group("installed like web platforms", () => {
   check(!Object.keys(globalThis).some((k) => INTERFACES.includes(k)), "no interface shows up in Object.keys(globalThis)");
 });
 
-group("class names and toStringTag", () => {
+await group("class names and toStringTag", () => {
   for (const name of INTERFACES) {
     const C = globalThis[name];
     check(typeof C === "function" && C.name === name, `${name}.name`);
@@ -58,7 +49,7 @@ group("class names and toStringTag", () => {
   check(Object.prototype.toString.call(new Headers()) === "[object Headers]", "toString of a Headers object");
 });
 
-group("host kept private", () => {
+await group("host kept private", () => {
   check(typeof globalThis.__isolde_host === "undefined", "__isolde_host is gone");
   check(!Object.getOwnPropertyNames(globalThis).includes("__isolde_host"), "no __isolde_host property");
   for (const name of ["TextEncoder", "URL", "Headers", "setTimeout", "console"]) {
@@ -70,4 +61,4 @@ group("host kept private", () => {
   check(typeof new URL("http://a/").searchParams === "object", "globals restored");
 });
 
-console.log(`ok ${n}`);
+done();

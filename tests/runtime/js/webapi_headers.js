@@ -1,34 +1,13 @@
 /*
  * webapi_headers.js - Headers (Fetch Standard, as Workers has it). Run by
- * tests/runtime/test_webapi.c through `isolde run`: one line per group,
- * "ok N" last; the first failing check throws.
+ * tests/runtime/test_webapi.c through `isolde run`: one line per check and
+ * per group, "ok N" last; the first failing check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-}
-function group(name, fn) {
-  const before = n;
-  fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, group, done } from "./lib/assert.js";
+
 const pairs = (h) => JSON.stringify([...h]);
 
-group("basics", () => {
+await group("basics", () => {
   const h = new Headers();
   h.append("Content-Type", "text/plain");
   eq(h.get("content-type"), "text/plain", "case-insensitive get");
@@ -51,7 +30,7 @@ group("basics", () => {
   eq(Headers.name, "Headers", "class name");
 });
 
-group("iteration", () => {
+await group("iteration", () => {
   const h = new Headers([
     ["b", "2"],
     ["Set-Cookie", "s=1"],
@@ -79,7 +58,7 @@ group("iteration", () => {
   check(typeof it[Symbol.iterator] === "function", "iterator is iterable");
 });
 
-group("constructor", () => {
+await group("constructor", () => {
   eq(pairs(new Headers({ "X-A": "1", b: 2 })), '[["b","2"],["x-a","1"]]', "from a record");
   const src = new Headers({ a: "1" });
   src.append("set-cookie", "x=1");
@@ -96,7 +75,7 @@ group("constructor", () => {
   eq(pairs(new Headers(undefined)), "[]", "undefined is empty");
 });
 
-group("validation", () => {
+await group("validation", () => {
   const h = new Headers();
   throws(() => h.append("bad name", "v"), TypeError, "a space in a name");
   throws(() => h.append("", "v"), TypeError, "an empty name");
@@ -113,7 +92,7 @@ group("validation", () => {
   throws(() => h.append("x"), TypeError, "append with one argument");
 });
 
-group("immutable guard", () => {
+await group("immutable guard", () => {
   const r = Response.error();
   throws(() => r.headers.set("a", "b"), TypeError, "set on Response.error() headers");
   throws(() => r.headers.append("a", "b"), TypeError, "append on immutable headers");
@@ -128,4 +107,4 @@ group("immutable guard", () => {
   eq(req.headers.get("b"), "2", "a new Request's headers are mutable");
 });
 
-console.log(`ok ${n}`);
+done();

@@ -1,34 +1,13 @@
 /*
  * webapi_timers.js - setTimeout, setInterval, their clear functions and
  * queueMicrotask on the host's real libuv timers. Run by
- * tests/runtime/test_webapi.c through `isolde run`: one line per group,
- * "ok N" last; the first failing check throws. Two callbacks throw on
- * purpose: the C test expects them reported on stderr, and the run to
- * carry on and exit 0.
+ * tests/runtime/test_webapi.c through `isolde run`: one line per check and
+ * per group, "ok N" last; the first failing check throws. Two callbacks
+ * throw on purpose: the C test expects them reported on stderr, and the run
+ * to carry on and exit 0.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-}
-async function group(name, fn) {
-  const before = n;
-  await fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { check, eq, throws, group, done } from "./lib/assert.js";
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 await group("setTimeout", async () => {
@@ -103,5 +82,4 @@ await group("queueMicrotask", async () => {
   throws(() => queueMicrotask(1), TypeError, "a non-function");
 });
 
-console.log(`ok ${n}`);
-export {};
+done();

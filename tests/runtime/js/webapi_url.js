@@ -1,34 +1,12 @@
 /*
  * webapi_url.js - URL and URLSearchParams as tenants use them (the WPT
  * conformance data is wpt_url.js). Run by tests/runtime/test_webapi.c
- * through `isolde run`: one line per group, "ok N" last; the first
- * failing check throws.
+ * through `isolde run`: one line per check and per group, "ok N" last; the
+ * first failing check throws.
  */
-let n = 0;
-const show = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  n++;
-}
-function eq(got, want, what) {
-  check(Object.is(got, want), `${what} (got ${show(got)}, want ${show(want)})`);
-}
-function throws(fn, Type, what) {
-  let err = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  check(err instanceof Type, `${what} throws ${Type.name} (got ${err})`);
-}
-function group(name, fn) {
-  const before = n;
-  fn();
-  console.log(`${name}: ${n - before} checks`);
-}
+import { eq, throws, group, done } from "./lib/assert.js";
 
-group("URL", () => {
+await group("URL", () => {
   const u = new URL("HTTPS://user:pa ss@EXAMPLE.com:443/a/./b/../c?q=1#frag");
   eq(u.href, "https://user:pa%20ss@example.com/a/c?q=1#frag", "href normalized");
   eq(u.origin, "https://example.com", "origin");
@@ -65,7 +43,7 @@ group("URL", () => {
   eq(URL.name, "URL", "class name");
 });
 
-group("searchParams", () => {
+await group("searchParams", () => {
   const u = new URL("https://h/p?a=1&b=2&a=3");
   const sp = u.searchParams;
   eq(sp, u.searchParams, "the same object every time");
@@ -88,7 +66,7 @@ group("searchParams", () => {
   eq(sp.size, 2, "delete with a non-matching value keeps the entry");
 });
 
-group("URLSearchParams", () => {
+await group("URLSearchParams", () => {
   eq(new URLSearchParams("?a=1&b=%20+x").get("b"), "  x", "parse from a string with a leading ?");
   eq(new URLSearchParams({ k: "v", n: 1 }).toString(), "k=v&n=1", "from a record");
   eq(new URLSearchParams([["a", "1"], ["a", "2"]]).getAll("a").join(), "1,2", "from pairs");
@@ -101,4 +79,4 @@ group("URLSearchParams", () => {
   eq(Object.prototype.toString.call(new URLSearchParams()), "[object URLSearchParams]", "toStringTag");
 });
 
-console.log(`ok ${n}`);
+done();
