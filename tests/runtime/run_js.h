@@ -3,7 +3,8 @@
  * ISOLDE_BIN) as a subprocess, for tests whose logic lives in JS
  * (tests/runtime/js/fetch_*.js and the like). Each such file prints one
  * line per check and "ok N" last, and throws on the first failing check,
- * so `isolde run` exits non-zero.
+ * so `isolde run` exits non-zero (js/lib/assert.js). For stdout and
+ * stderr apart, use test_isolde_exec (server_proc.h).
  */
 #ifndef ISL_TESTS_RUN_JS_H
 #define ISL_TESTS_RUN_JS_H

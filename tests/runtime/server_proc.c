@@ -1,5 +1,7 @@
 /*
- * server_proc.c - see server_proc.h.
+ * server_proc.c - see server_proc.h. A run to completion writes to two
+ * unlinked temporary files, read back once it has exited; a server writes
+ * to two files in its folder, read while it runs.
  */
 #include "runtime/server_proc.h"
 
@@ -18,34 +20,114 @@ static const char *isolde_bin(void) {
   return b && *b ? b : "build/release/isolde";
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
+/* Reads fd from its start to its end; "" if it cannot (never NULL). */
+static char *slurp_fd(int fd) {
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
-  size_t k;
-  while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-    len += k;
-    if (cap - len < 2) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
+  if (!buf) abort();
+  if (lseek(fd, 0, SEEK_SET) == 0) {
+    for (;;) {
+      if (cap - len < 2) {
+        buf = realloc(buf, cap *= 2);
+        if (!buf) abort();
       }
-      buf = nb;
+      ssize_t k = read(fd, buf + len, cap - len - 1);
+      if (k <= 0) break;
+      len += (size_t)k;
     }
   }
-  fclose(f);
-  if (buf) buf[len] = 0;
+  buf[len] = 0;
   return buf;
 }
 
+char *test_read_file(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  char *s = slurp_fd(fd);
+  close(fd);
+  return s;
+}
+
+/* A file a server writes to: "" until it is there. */
+static char *slurp(const char *path) {
+  char *s = test_read_file(path);
+  return s ? s : strdup("");
+}
+
+static char *concat(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 1;
+  char *all = malloc(n);
+  if (!all) abort();
+  snprintf(all, n, "%s%s", a, b);
+  return all;
+}
+
+static int exit_status(int st) {
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Forks `isolde <args...>` with its stdout on out_fd and its stderr on
+ * err_fd; returns the child's pid, or -1. */
+static pid_t spawn(const char *const *args, int out_fd, int err_fd) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  dup2(out_fd, 1);
+  dup2(err_fd, 2);
+  int n = 0;
+  while (args[n]) n++;
+  const char **argv = calloc((size_t)n + 2, sizeof(char *));
+  if (!argv) _exit(127);
+  argv[0] = isolde_bin();
+  for (int i = 0; i < n; i++) argv[i + 1] = args[i];
+  execv(argv[0], (char *const *)argv);
+  _exit(127);
+}
+
+/* ---- runs to completion -------------------------------------------------------- */
+
+/* An unlinked temporary file: nothing to clean up, whatever happens. */
+static int temp_fd(void) {
+  char path[] = "/tmp/isolde-test-XXXXXX";
+  int fd = mkostemp(path, O_CLOEXEC);
+  if (fd >= 0) unlink(path);
+  return fd;
+}
+
+int test_isolde_exec(const char *const *args, test_isolde_result_t *r) {
+  int out = temp_fd(), err = temp_fd();
+  r->status = -1;
+  if (out >= 0 && err >= 0) {
+    pid_t pid = spawn(args, out, err);
+    int st = 0;
+    if (pid > 0 && waitpid(pid, &st, 0) == pid) r->status = exit_status(st);
+  }
+  r->out = out >= 0 ? slurp_fd(out) : strdup("");
+  r->err = err >= 0 ? slurp_fd(err) : strdup("");
+  if (out >= 0) close(out);
+  if (err >= 0) close(err);
+  return r->status;
+}
+
+void test_isolde_result_free(test_isolde_result_t *r) {
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+int test_isolde_run(const char *const *args, char **output) {
+  test_isolde_result_t r;
+  int status = test_isolde_exec(args, &r);
+  if (output) *output = concat(r.out, r.err);
+  test_isolde_result_free(&r);
+  return status;
+}
+
+/* ---- servers ------------------------------------------------------------------- */
+
 char *test_server_output(const test_server_t *s) {
   char *out = slurp(s->out_path), *err = slurp(s->err_path);
-  size_t n = strlen(out) + strlen(err) + 2;
-  char *all = malloc(n);
-  snprintf(all, n, "%s%s", out, err);
+  char *all = concat(out, err);
   free(out);
   free(err);
   return all;
@@ -88,29 +170,16 @@ const char *test_server_write(test_server_t *s, const char *name, const char *co
   return path;
 }
 
-static pid_t spawn(const char *const *args, const char *out_path, const char *err_path) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (o < 0 || e < 0) _exit(127);
-  dup2(o, 1);
-  dup2(e, 2);
-  int n = 0;
-  while (args[n]) n++;
-  const char **argv = calloc((size_t)n + 2, sizeof(char *));
-  argv[0] = isolde_bin();
-  for (int i = 0; i < n; i++) argv[i + 1] = args[i];
-  execv(argv[0], (char *const *)argv);
-  _exit(127);
-}
-
 int test_server_start(test_server_t *s, const char *const *args) {
   s->port = 0;
   if (test_server_dir(s) < 0) return -1;
   snprintf(s->out_path, sizeof(s->out_path), "%s/.stdout", s->dir);
   snprintf(s->err_path, sizeof(s->err_path), "%s/.stderr", s->dir);
-  s->pid = spawn(args, s->out_path, s->err_path);
+  int out_fd = open(s->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  s->pid = out_fd >= 0 && err_fd >= 0 ? spawn(args, out_fd, err_fd) : -1;
+  if (out_fd >= 0) close(out_fd);
+  if (err_fd >= 0) close(err_fd);
   if (s->pid < 0) return -1;
   for (int waited = 0; waited < 20000; waited += 10) {
     char *out = slurp(s->out_path);
@@ -157,7 +226,7 @@ int test_server_stop(test_server_t *s) {
       }
       sleep_ms(10);
     }
-    status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    status = exit_status(st);
     s->pid = 0;
   }
   if (status != 0 && status != -1) {
@@ -167,20 +236,4 @@ int test_server_stop(test_server_t *s) {
   }
   cleanup(s);
   return status;
-}
-
-int test_isolde_run(const char *const *args, char **output) {
-  test_server_t s = {0};
-  if (test_server_dir(&s) < 0) return -1;
-  snprintf(s.out_path, sizeof(s.out_path), "%s/.stdout", s.dir);
-  snprintf(s.err_path, sizeof(s.err_path), "%s/.stderr", s.dir);
-  pid_t pid = spawn(args, s.out_path, s.err_path);
-  int st = 0;
-  if (pid < 0 || waitpid(pid, &st, 0) != pid) {
-    cleanup(&s);
-    return -1;
-  }
-  if (output) *output = test_server_output(&s);
-  cleanup(&s);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -1,13 +1,41 @@
 /*
- * server_proc.h - runs the isolde binary (ISOLDE_BIN) as a real server
- * process for the runtime's tests: started with --port 0, found by the
- * "listening on" line it prints, stopped with SIGTERM. Its stdout and
- * stderr go to temporary files the test can read (request log, tenant log).
+ * server_proc.h - runs the isolde binary (ISOLDE_BIN) as a subprocess for
+ * the runtime's tests; the one place that forks it. Either to completion
+ * (test_isolde_exec, and test_run_js in run_js.h on top of it), or as a
+ * real server process: started with --port 0, found by the "listening on"
+ * line it prints, stopped with SIGTERM. The child's stdout and stderr go
+ * to files rather than pipes, so a chatty child cannot fill a pipe and
+ * stall while we wait for it; the test reads them (request log, tenant
+ * log).
  */
 #ifndef ISL_TESTS_SERVER_PROC_H
 #define ISL_TESTS_SERVER_PROC_H
 
 #include <sys/types.h>
+
+/* ---- runs to completion ---- */
+
+/* What a finished run of isolde left. */
+typedef struct {
+  int status; /* exit status, 128 + signal, or -1 if it could not run */
+  char *out;  /* stdout (owned: test_isolde_result_free) */
+  char *err;  /* stderr (owned: test_isolde_result_free) */
+} test_isolde_result_t;
+
+/* Runs `isolde <args...>` (NULL-terminated) to completion. Fills *r, whose
+ * out and err are always set (empty if it could not run), and returns
+ * r->status. */
+int test_isolde_exec(const char *const *args, test_isolde_result_t *r);
+void test_isolde_result_free(test_isolde_result_t *r);
+
+/* Runs `isolde <args...>` to completion; returns its exit status and fills
+ * *output (malloc'd stdout+stderr) when output is not NULL. */
+int test_isolde_run(const char *const *args, char **output);
+
+/* The text of the file at path (malloc'd), or NULL if it cannot be read. */
+char *test_read_file(const char *path);
+
+/* ---- servers ---- */
 
 typedef struct {
   pid_t pid;
@@ -24,9 +52,6 @@ const char *test_server_write(test_server_t *s, const char *name, const char *co
 /* Starts `isolde <args...>` (NULL-terminated); waits up to 20 s for it to
  * listen. Returns 0, or -1 after printing why (and the process's output). */
 int test_server_start(test_server_t *s, const char *const *args);
-/* Runs `isolde <args...>` to completion; returns its exit status and fills
- * *output (malloc'd stdout+stderr) when output is not NULL. */
-int test_isolde_run(const char *const *args, char **output);
 /* SIGTERM and wait (up to 30 s, then SIGKILL); returns the exit status, or
  * 128+signal. Removes the temporary files unless keep is set. */
 int test_server_stop(test_server_t *s);

@@ -8,109 +8,33 @@
  * non-zero. Here we check the exit status and the exact "ok N", so a file
  * that silently skips checks fails too. Console formatting cannot check
  * itself (the output leaves the isolate), so webapi_console.js is compared
- * line by line with the text Node prints for the same calls. wpt_url.js runs the web-platform-tests
- * URL data, read in place from ISOLDE_WPT_DIR (default ../shared/wpt,
- * relative to the repository root, where the tests run).
- *
- * The child's output goes to temporary files rather than pipes, so a
- * chatty script cannot fill a pipe and stall while we wait for it.
+ * line by line with the text Node prints for the same calls. wpt_url.js
+ * runs the web-platform-tests URL data, read in place from ISOLDE_WPT_DIR
+ * (default ../shared/wpt, relative to the repository root, where the tests
+ * run).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/run_js.h"
+#include "runtime/server_proc.h"
 #include "test.h"
 
 #define JS_DIR "tests/runtime/js/"
 
 /* ---- running isolde ------------------------------------------------------------ */
 
-typedef struct {
-  int status; /* exit status, 128 + signal, or -1 if it could not run */
-  char *out;  /* stdout (owned) */
-  char *err;  /* stderr (owned) */
-} run_t;
-
-static const char *isolde_bin(void) {
-  const char *b = getenv("ISOLDE_BIN");
-  return b && *b ? b : "build/release/isolde";
-}
-
-static char *slurp_fd(int fd) {
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  if (!buf) abort();
-  if (lseek(fd, 0, SEEK_SET) == 0) {
-    for (;;) {
-      if (cap - len < 2) {
-        buf = realloc(buf, cap *= 2);
-        if (!buf) abort();
-      }
-      ssize_t k = read(fd, buf + len, cap - len - 1);
-      if (k <= 0) break;
-      len += (size_t)k;
-    }
-  }
-  buf[len] = 0;
-  return buf;
-}
-
-static int temp_fd(void) {
-  char path[] = "/tmp/isolde-webapi-XXXXXX";
-  int fd = mkstemp(path);
-  if (fd >= 0) unlink(path);
-  return fd;
-}
-
 /* Runs `isolde run path` to completion; r->out and r->err are always set. */
-static void run_isolde(const char *path, run_t *r) {
-  r->status = -1;
-  int out = temp_fd(), err = temp_fd();
-  if (out >= 0 && err >= 0) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-      dup2(out, 1);
-      dup2(err, 2);
-      execl(isolde_bin(), isolde_bin(), "run", path, (char *)NULL);
-      _exit(127);
-    }
-    int st = 0;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid) r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  r->out = out >= 0 ? slurp_fd(out) : strdup("");
-  r->err = err >= 0 ? slurp_fd(err) : strdup("");
-  if (out >= 0) close(out);
-  if (err >= 0) close(err);
-}
-
-static void run_free(run_t *r) {
-  free(r->out);
-  free(r->err);
+static void run_isolde(const char *path, test_isolde_result_t *r) {
+  const char *args[] = {"run", path, NULL};
+  test_isolde_exec(args, r);
 }
 
 /* Shows what a failed run printed, so the test log says why. */
-static void run_dump(const run_t *r, const char *path) {
-  printf("  `%s run %s` exited with %d\n  stdout:\n%s\n  stderr:\n%s\n", isolde_bin(), path, r->status, r->out, r->err);
-}
-
-/* 1 if text has a line that is exactly line. */
-static int has_line(const char *text, const char *line) {
-  size_t n = strlen(line);
-  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == 0)) return 1;
-  }
-  return 0;
-}
-
-static int has_ok_line(const char *out, int n) {
-  char want[32];
-  snprintf(want, sizeof(want), "ok %d", n);
-  return has_line(out, want);
+static void run_dump(const test_isolde_result_t *r, const char *path) {
+  printf("  `isolde run %s` exited with %d\n  stdout:\n%s\n  stderr:\n%s\n", path, r->status, r->out, r->err);
 }
 
 /* Writes text to a new temporary .js file; returns its path (owned) or NULL. */
@@ -138,14 +62,6 @@ static char *write_temp_js(const char *const *parts, size_t n_parts) {
   return path;
 }
 
-static char *read_text(const char *path) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return NULL;
-  char *s = slurp_fd(fd);
-  close(fd);
-  return s;
-}
-
 /* ---- self-checking files ----------------------------------------------------------- */
 
 /* Runs JS_DIR file: it must exit 0 and end with exactly "ok checks"; each
@@ -153,16 +69,16 @@ static char *read_text(const char *path) {
 static void check_js_file(const char *file, int checks, const char *const *stderr_needles) {
   char path[256];
   snprintf(path, sizeof(path), JS_DIR "%s", file);
-  run_t r;
+  test_isolde_result_t r;
   run_isolde(path, &r);
-  int ok = r.status == 0 && has_ok_line(r.out, checks);
+  int ok = r.status == 0 && test_js_ok_count(r.out, checks);
   const char *missing = NULL;
   for (const char *const *s = stderr_needles; ok && s && *s; s++) {
     if (!strstr(r.err, *s)) missing = *s;
   }
   if (!ok || missing) run_dump(&r, path);
-  int status = r.status, have_ok = has_ok_line(r.out, checks);
-  run_free(&r);
+  int status = r.status, have_ok = test_js_ok_count(r.out, checks);
+  test_isolde_result_free(&r);
   CHECK_EQ_INT(status, 0);
   CHECK_MSG(have_ok, "%s did not print \"ok %d\" (a check was skipped or added: update the count)", file, checks);
   CHECK_MSG(!missing, "%s: stderr lacks \"%s\"", file, missing);
@@ -213,11 +129,11 @@ TEST(webapi_globals) {
 
 /* The helpers the JS files share (js/lib/assert.js) must be able to fail. */
 TEST(webapi_failing_check_fails) {
-  run_t r;
+  test_isolde_result_t r;
   run_isolde(JS_DIR "assert_fails.js", &r);
   int status = r.status, failed_line = strstr(r.err, "FAIL: deliberately wrong") != NULL;
-  int printed_ok = has_ok_line(r.out, 1) || has_ok_line(r.out, 2);
-  run_free(&r);
+  int printed_ok = test_js_ok_count(r.out, 1) || test_js_ok_count(r.out, 2);
+  test_isolde_result_free(&r);
   CHECK(status != 0);
   CHECK(failed_line);
   CHECK(!printed_ok);
@@ -331,13 +247,13 @@ static int lines_match(const char *what, const char *text, const char *const *wa
 }
 
 TEST(webapi_console) {
-  run_t r;
+  test_isolde_result_t r;
   run_isolde(JS_DIR "webapi_console.js", &r);
   int ok_out = lines_match("stdout", r.out, console_stdout);
   int ok_err = lines_match("stderr", r.err, console_stderr);
   int status = r.status;
   if (status != 0) run_dump(&r, JS_DIR "webapi_console.js");
-  run_free(&r);
+  test_isolde_result_free(&r);
   CHECK_EQ_INT(status, 0);
   CHECK(ok_out);
   CHECK(ok_err);
@@ -351,15 +267,15 @@ TEST(wpt_url) {
   char data_path[1024], setters_path[1024];
   snprintf(data_path, sizeof(data_path), "%s/urltestdata.json", dir);
   snprintf(setters_path, sizeof(setters_path), "%s/setters_tests.json", dir);
-  char *data = read_text(data_path);
-  char *setters = read_text(setters_path);
+  char *data = test_read_file(data_path);
+  char *setters = test_read_file(setters_path);
   if (!data || !setters) {
     printf("  skipped: WPT URL data not found at %s\n", dir);
     free(data);
     free(setters);
     return;
   }
-  char *harness = read_text(JS_DIR "wpt_url.js");
+  char *harness = test_read_file(JS_DIR "wpt_url.js");
   const char *parts[] = {
       "const URL_TEST_DATA = ", data, ";\nconst SETTERS_TEST_DATA = ", setters, ";\n", harness ? harness : "",
   };
@@ -368,7 +284,7 @@ TEST(wpt_url) {
   free(setters);
   free(harness);
   CHECK_MSG(path != NULL, "cannot read " JS_DIR "wpt_url.js or write a temporary file");
-  run_t r;
+  test_isolde_result_t r;
   run_isolde(path, &r);
   /* Show the pass counts in the test log. */
   int parsed_ok = -1, parsed_all = -2, set_ok = -1, set_all = -2;
@@ -381,7 +297,7 @@ TEST(wpt_url) {
   }
   if (r.status != 0) run_dump(&r, path);
   int status = r.status, have_ok = strstr(r.out, "\nok ") != NULL;
-  run_free(&r);
+  test_isolde_result_free(&r);
   unlink(path);
   free(path);
   CHECK_EQ_INT(status, 0);
