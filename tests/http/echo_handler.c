@@ -247,3 +247,13 @@ int echo_wait(atomic_int *counter, int want, int timeout_ms) {
     nanosleep(&ts, NULL);
   }
 }
+
+int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
+  static const isl_http_config_t defaults = {.threads = 1, .drain_timeout_ms = 2000};
+  isl_http_handler_t h;
+  echo_handler(&h, ctx);
+  isl_err_t err;
+  int rc = test_http_server_start(t, cfg ? cfg : &defaults, &h, &err);
+  if (rc) printf("  server: %s\n", err.msg);
+  return rc;
+}

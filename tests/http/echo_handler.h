@@ -18,7 +18,8 @@
  *                     header, "remote: ADDR\n", "\n", then the body; the
  *                     response carries X-Loop: the loop index
  *
- * Counters are atomics read by the test thread.
+ * Counters are atomics read by the test thread. echo_server_start and
+ * SERVER_TEST run a server with this handler for a test.
  */
 #ifndef ISL_TESTS_ECHO_HANDLER_H
 #define ISL_TESTS_ECHO_HANDLER_H
@@ -26,6 +27,8 @@
 #include <stdatomic.h>
 
 #include "http/http.h"
+#include "http_client.h"
+#include "test.h"
 
 typedef struct {
   atomic_int requests;  /* on_request */
@@ -40,5 +43,31 @@ typedef struct {
 void echo_handler(isl_http_handler_t *h, echo_ctx_t *ctx);
 /* Polls until *counter >= want or timeout_ms passes; returns the value. */
 int echo_wait(atomic_int *counter, int want, int timeout_ms);
+
+/* ---- a server with the echo handler ------------------------------------------------ */
+
+/* Starts a server on a thread (test_http_server_start) with the echo
+ * handler on ctx (zeroed here). cfg NULL: one thread, a 2 s drain
+ * timeout. Returns 0, or the error after printing it. */
+int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg);
+
+/* Defines the test `name`, whose body runs against a fresh echo server
+ * (config cfgp, as for echo_server_start) with t and ctx in scope. The
+ * server is then stopped, and every loop must have stopped and every
+ * request have been released. */
+#define SERVER_TEST(name, cfgp)                                                     \
+  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
+  TEST(name) {                                                                      \
+    test_http_server_t t;                                                           \
+    static echo_ctx_t ctx;                                                          \
+    CHECK(echo_server_start(&t, &ctx, cfgp) == 0);                                  \
+    name##_body(&t, &ctx);                                                          \
+    int failed = test__failed;                                                      \
+    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
+    if (failed) return;                                                             \
+    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
+    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
+  }                                                                                 \
+  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
 
 #endif

@@ -18,15 +18,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static int start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
-  isl_http_handler_t h;
-  echo_handler(&h, ctx);
-  isl_err_t err;
-  int rc = test_http_server_start(t, cfg, &h, &err);
-  if (rc) printf("  server: %s\n", err.msg);
-  return rc;
-}
-
 static void graceful_stop_body(test_http_server_t *t, echo_ctx_t *ctx) {
   test_http_conn_t slow, idle, late;
   test_http_resp_t r;
@@ -69,7 +60,7 @@ TEST(http_graceful_stop_finishes_in_flight) {
   test_http_server_t t;
   static echo_ctx_t ctx;
   isl_http_config_t cfg = {.threads = 1, .drain_timeout_ms = 3000};
-  CHECK(start(&t, &ctx, &cfg) == 0);
+  CHECK(echo_server_start(&t, &ctx, &cfg) == 0);
   graceful_stop_body(&t, &ctx);
   int failed = test__failed;
   long long t0 = test_http_now_ms();
@@ -85,7 +76,7 @@ TEST(http_drain_timeout_aborts_the_rest) {
   test_http_server_t t;
   static echo_ctx_t ctx;
   isl_http_config_t cfg = {.threads = 2, .drain_timeout_ms = 200};
-  CHECK(start(&t, &ctx, &cfg) == 0);
+  CHECK(echo_server_start(&t, &ctx, &cfg) == 0);
   test_http_conn_t c;
   CHECK(test_http_conn_open(&c, t.port) == 0);
   CHECK(test_http_conn_send_str(&c, "GET /none HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
@@ -123,7 +114,7 @@ TEST(http_busy_port_fails_with_eaddrinuse) {
   test_http_server_t t;
   static echo_ctx_t ctx;
   isl_http_config_t cfg = {.threads = 2};
-  CHECK(start(&t, &ctx, &cfg) == 0);
+  CHECK(echo_server_start(&t, &ctx, &cfg) == 0);
   /* a second server on the same port, although both use SO_REUSEPORT */
   isl_http_handler_t h;
   static echo_ctx_t ctx2;
@@ -184,7 +175,7 @@ TEST(http_two_loops_both_serve) {
   test_http_server_t t;
   static echo_ctx_t ctx;
   isl_http_config_t cfg = {.threads = 2};
-  CHECK(start(&t, &ctx, &cfg) == 0);
+  CHECK(echo_server_start(&t, &ctx, &cfg) == 0);
   two_loops_body(&t, &ctx);
   int failed = test__failed;
   CHECK_EQ_INT(test_http_server_stop(&t), 0);

@@ -12,39 +12,14 @@
 #include "http_client.h"
 #include "test.h"
 
-static const isl_http_config_t limits_cfg = {
-    .threads = 1,
-    .max_header_bytes = 1024,
-    .max_body_bytes = 1000,
-    .header_timeout_ms = 300,
-    .body_timeout_ms = 300,
-    .idle_timeout_ms = 300,
-    .drain_timeout_ms = 1000,
-};
+/* Small limits and short timeouts; keep-alive connections idle for idle_ms. */
+#define LIMITS_CFG(idle_ms)                                                                                           \
+  {                                                                                                                   \
+    .threads = 1, .max_header_bytes = 1024, .max_body_bytes = 1000, .header_timeout_ms = 300, .body_timeout_ms = 300, \
+    .idle_timeout_ms = (idle_ms), .drain_timeout_ms = 1000,                                                           \
+  }
 
-static int start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
-  isl_http_handler_t h;
-  echo_handler(&h, ctx);
-  isl_err_t err;
-  int rc = test_http_server_start(t, cfg, &h, &err);
-  if (rc) printf("  server: %s\n", err.msg);
-  return rc;
-}
-
-#define SERVER_TEST(name, cfgp)                                                     \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
-  TEST(name) {                                                                      \
-    test_http_server_t t;                                                           \
-    static echo_ctx_t ctx;                                                          \
-    CHECK(start(&t, &ctx, cfgp) == 0);                                              \
-    name##_body(&t, &ctx);                                                          \
-    int failed = test__failed;                                                      \
-    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
-    if (failed) return;                                                             \
-    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
-    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
-  }                                                                                 \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
+static const isl_http_config_t limits_cfg = LIMITS_CFG(300);
 
 /* Sends raw on a new connection; the response must be `status` with
  * Connection: close, and the server must then close. */
@@ -237,15 +212,7 @@ static size_t unescape(const char *s, char *out) {
 }
 
 /* limits_cfg, but keep-alive connections may idle through the whole test */
-static const isl_http_config_t malformed_cfg = {
-    .threads = 1,
-    .max_header_bytes = 1024,
-    .max_body_bytes = 1000,
-    .header_timeout_ms = 300,
-    .body_timeout_ms = 300,
-    .idle_timeout_ms = 30000,
-    .drain_timeout_ms = 1000,
-};
+static const isl_http_config_t malformed_cfg = LIMITS_CFG(30000);
 
 SERVER_TEST(http_malformed_requests_get_4xx, &malformed_cfg) {
   (void)ctx;

@@ -8,36 +8,6 @@
 #include "http_client.h"
 #include "test.h"
 
-/* A server with the echo handler and short timeouts. */
-static int start(test_http_server_t *t, echo_ctx_t *ctx, isl_http_config_t *cfg) {
-  isl_http_handler_t h;
-  echo_handler(&h, ctx);
-  isl_http_config_t c = cfg ? *cfg : (isl_http_config_t){0};
-  if (!c.threads) c.threads = 1;
-  if (!c.drain_timeout_ms) c.drain_timeout_ms = 2000;
-  isl_err_t err;
-  int rc = test_http_server_start(t, &c, &h, &err);
-  if (rc) printf("  server: %s\n", err.msg);
-  return rc;
-}
-
-/* Runs body(t, ctx) against a fresh server, then stops it and checks that
- * every loop stopped and every request was released. */
-#define SERVER_TEST(name, cfgp)                                                     \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
-  TEST(name) {                                                                      \
-    test_http_server_t t;                                                           \
-    static echo_ctx_t ctx;                                                          \
-    CHECK(start(&t, &ctx, cfgp) == 0);                                              \
-    name##_body(&t, &ctx);                                                          \
-    int failed = test__failed;                                                      \
-    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
-    if (failed) return;                                                             \
-    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
-    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
-  }                                                                                 \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
-
 SERVER_TEST(http_get_echo, NULL) {
   (void)ctx;
   test_http_resp_t r;
