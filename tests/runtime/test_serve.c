@@ -34,6 +34,19 @@ static int get(int port, const char *host, const char *path, test_http_resp_t *r
   return test_http_request(port, raw, r);
 }
 
+/* GET path with a Host header: 1 if the answer has `status` and, unless
+ * body is NULL, exactly `body`; else 0, after printing what came. */
+static int get_answers(int port, const char *host, const char *path, int status, const char *body) {
+  test_http_resp_t r = {0};
+  int rc = get(port, host, path, &r);
+  int ok = rc == 0 && r.status == status && (!body || strcmp(r.body, body) == 0);
+  if (!ok)
+    printf("  GET %s%s: got %d \"%s\" (read %d), want %d \"%s\"\n", host, path, r.status, r.body ? r.body : "", rc,
+           status, body ? body : "(any body)");
+  test_http_resp_free(&r);
+  return ok;
+}
+
 static int start_api_dev(test_server_t *s) {
   const char *args[] = {"dev",   worker_path("api.js"), "--port", "0", "--threads", "1",
                         "--var", "GREETING=tester",     NULL};
@@ -73,12 +86,8 @@ TEST(serve_dev_answers_module_worker) {
   CHECK_EQ_STR(test_http_resp_header(&r, "content-type"), "text/plain;charset=UTF-8");
   test_http_resp_free(&r);
   /* Modules import each other, and the isolate lives on between requests. */
-  CHECK(get(s.port, "localhost", "/count", &r) == 0);
-  CHECK_EQ_STR(r.body, "1");
-  test_http_resp_free(&r);
-  CHECK(get(s.port, "localhost", "/count", &r) == 0);
-  CHECK_EQ_STR(r.body, "2");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "localhost", "/count", 200, "1"));
+  CHECK(get_answers(s.port, "localhost", "/count", 200, "2"));
   CHECK(test_http_request(s.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world", &r) == 0);
   CHECK_EQ_INT(r.status, 200);
   CHECK_EQ_STR(r.body, "hello world");
@@ -97,27 +106,17 @@ TEST(serve_routes_two_tenants_and_isolates_them) {
   test_server_t s = {0};
   CHECK(start_two_tenants(&s, NULL, NULL) == 0);
   test_http_resp_t r = {0};
-  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
-  CHECK_EQ_STR(r.body, "hello hi");
-  test_http_resp_free(&r);
-  CHECK(get(s.port, "shop.test:8080", "/api/hello", &r) == 0);
-  CHECK_EQ_STR(r.body, "hello hi");
-  test_http_resp_free(&r);
-  CHECK(get(s.port, "www.shop.test", "/index", &r) == 0);
-  CHECK_EQ_STR(r.body, "site Shop GET /index");
-  test_http_resp_free(&r);
-  CHECK(get(s.port, "shop.test", "/", &r) == 0);
-  CHECK_EQ_STR(r.body, "site Shop GET /");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "api.test", "/hello", 200, "hello hi"));
+  CHECK(get_answers(s.port, "shop.test:8080", "/api/hello", 200, "hello hi"));
+  CHECK(get_answers(s.port, "www.shop.test", "/index", 200, "site Shop GET /index"));
+  CHECK(get_answers(s.port, "shop.test", "/", 200, "site Shop GET /"));
   /* The api tenant leaks its secret into its own global scope ... */
   CHECK(get(s.port, "api.test", "/globals", &r) == 0);
   CHECK(strstr(r.body, "\"leak\":\"api-secret\"") != NULL);
   CHECK(strstr(r.body, "\"keys\":[\"GREETING\",\"SECRET\"]") != NULL);
   test_http_resp_free(&r);
   /* ... which the site tenant, on the same thread, cannot see. */
-  CHECK(get(s.port, "shop.test", "/leak", &r) == 0);
-  CHECK_EQ_STR(r.body, "undefined undefined");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "shop.test", "/leak", 200, "undefined undefined"));
   CHECK(get(s.port, "nobody.example", "/x", &r) == 0);
   CHECK_EQ_INT(r.status, 404);
   CHECK(strstr(r.body, "No worker is routed for nobody.example/x") != NULL);
@@ -157,9 +156,7 @@ TEST(serve_tenant_failing_to_load_leaves_others_serving) {
   CHECK_EQ_INT(r.status, 503);
   CHECK(strstr(r.body, "\"broken\" failed to load") != NULL);
   test_http_resp_free(&r);
-  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
-  CHECK_EQ_INT(r.status, 200);
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "api.test", "/hello", 200, NULL));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
@@ -199,21 +196,16 @@ TEST(serve_bad_config_and_busy_port_are_refused) {
 TEST(serve_exceptions_give_500_and_stack_in_tenant_log) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);
-  test_http_resp_t r = {0};
   const char *paths[] = {"/throw", "/reject", "/notresponse"};
   for (int i = 0; i < 3; i++) {
-    CHECK(get(s.port, "localhost", paths[i], &r) == 0);
-    CHECK_EQ_INT(r.status, 500);
-    CHECK_EQ_STR(r.body, "Internal Server Error\n");
-    test_http_resp_free(&r);
+    CHECK(get_answers(s.port, "localhost", paths[i], 500, "Internal Server Error\n"));
   }
   CHECK(test_server_wait_output(&s, "[api] error: Uncaught TypeError: thrown by the handler in /throw", 2000));
   CHECK(test_server_wait_output(&s, "at fetch (", 1000)); /* the stack names the handler */
   CHECK(test_server_wait_output(&s, "Uncaught RangeError: rejected in /reject", 1000));
   CHECK(test_server_wait_output(&s, "did not return a Response", 1000));
   /* console.* goes to the tenant's log. */
-  CHECK(get(s.port, "localhost", "/log", &r) == 0);
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "localhost", "/log", 200, NULL));
   CHECK(test_server_wait_output(&s, "[api] log: log line { a: 1 }", 2000));
   CHECK(test_server_wait_output(&s, "[api] error: error line", 1000));
   CHECK_EQ_INT(test_server_stop(&s), 0);
@@ -260,10 +252,7 @@ TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
   pthread_join(th, NULL);
   CHECK_MSG(n.ok > 0 && n.failed == 0, "neighbour: %d ok, %d failed", n.ok, n.failed);
   /* The runaway's isolate was reset: it answers again, from a fresh start. */
-  CHECK(get(s.port, "api.test", "/count", &r) == 0);
-  CHECK_EQ_INT(r.status, 200);
-  CHECK_EQ_STR(r.body, "1");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "api.test", "/count", 200, "1"));
   CHECK(test_server_wait_output(&s, "[api] error: CPU time limit of 50 ms exceeded", 1000));
   CHECK(test_server_wait_output(&s, "[api] error: memory limit of 32 MiB exceeded", 1000));
   CHECK_EQ_INT(test_server_stop(&s), 0);
@@ -347,10 +336,7 @@ TEST(serve_streams_bodies_both_ways) {
 TEST(serve_wait_until_runs_after_the_response) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);
-  test_http_resp_t r = {0};
-  CHECK(get(s.port, "localhost", "/background", &r) == 0);
-  CHECK_EQ_STR(r.body, "answered first");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "localhost", "/background", 200, "answered first"));
   char *out = test_server_output(&s);
   int early = strstr(out, "background work done") != NULL;
   free(out);
@@ -386,26 +372,18 @@ TEST(serve_evicts_idle_isolates_over_the_memory_budget) {
   snprintf(extra, sizeof(extra), ",\n    {\"name\": \"big\", \"main\": \"%s\", \"routes\": [\"big.test/*\"]}",
            worker_path("big.js"));
   CHECK(start_two_tenants(&s, "\"memory_budget_mb\": 16,", extra) == 0);
-  test_http_resp_t r = {0};
   /* The small api isolate stays (its counter goes on) ... */
   for (int i = 1; i <= 3; i++) {
-    CHECK(get(s.port, "api.test", "/count", &r) == 0);
     char want[16];
     snprintf(want, sizeof(want), "%d", i);
-    CHECK_EQ_STR(r.body, want);
-    test_http_resp_free(&r);
+    CHECK(get_answers(s.port, "api.test", "/count", 200, want));
   }
   /* ... while the one that grew by 24 MiB is evicted after each request
    * and comes back fresh from its snapshot. */
   for (int i = 0; i < 3; i++) {
-    CHECK(get(s.port, "big.test", "/", &r) == 0);
-    CHECK_EQ_INT(r.status, 200);
-    CHECK_EQ_STR(r.body, "1");
-    test_http_resp_free(&r);
+    CHECK(get_answers(s.port, "big.test", "/", 200, "1"));
   }
-  CHECK(get(s.port, "api.test", "/count", &r) == 0);
-  CHECK_EQ_STR(r.body, "4");
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "api.test", "/count", 200, "4"));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
@@ -432,8 +410,6 @@ TEST(serve_http_limits_answer_with_their_status) {
   CHECK_EQ_INT(r.status, 400);
   test_http_resp_free(&r);
   /* And the tenant still answers. */
-  CHECK(get(s.port, "api.test", "/hello", &r) == 0);
-  CHECK_EQ_INT(r.status, 200);
-  test_http_resp_free(&r);
+  CHECK(get_answers(s.port, "api.test", "/hello", 200, NULL));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
