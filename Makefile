@@ -72,16 +72,16 @@ $(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handle
 
 # ---- the JavaScript prelude (src/runtime/js) -----------------------------------
 # npm ci installs the pinned, integrity-checked build tools and libraries of
-# package-lock.json; esbuild bundles the prelude with them into one script
-# that tools/embed.c turns into a C array.
+# package-lock.json; esbuild (driven by tools/bundle_prelude.mjs, which
+# hooks url_fast.js into whatwg-url) bundles the prelude with them into one
+# script that tools/embed.c turns into a C array.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(GEN)/prelude.js: $(PRELUDE_JS) node_modules/.package-lock.json
+$(GEN)/prelude.js: $(PRELUDE_JS) tools/bundle_prelude.mjs node_modules/.package-lock.json
 	@mkdir -p $(GEN)
-	$(ESBUILD) src/runtime/js/index.js --bundle --format=iife --target=es2022 \
-	  --legal-comments=none --log-level=warning --outfile=$@
+	node tools/bundle_prelude.mjs src/runtime/js/index.js $@
 
 $(GEN)/embed_tool: tools/embed.c
 	@mkdir -p $(GEN)
