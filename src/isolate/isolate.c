@@ -181,6 +181,7 @@ void isl_iso_free(isl_iso_t *iso) {
   if (!iso) return;
   if (iso->instantiated) Z_qjs_free(&iso->inst);
   isl_mem__release(&iso->mem);
+  isl_iso_snapshot_free(iso->src);
   free(iso->fns);
   free(iso);
 }

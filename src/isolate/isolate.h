@@ -114,9 +114,21 @@ void isl_iso_free(isl_iso_t *iso);
  * A snapshot: the isolate's memory, engine state and host functions,
  * captured copy-on-write so that clones start in microseconds. The isolate
  * stays usable. A snapshot is immutable and may be used by several threads.
+ *
+ * Snapshots of a clone are layered: they store only the memory pages that
+ * differ from the snapshot the clone came from (its parent) and refer to
+ * it; their clones map the parent's pages and theirs over them, still
+ * copy-on-write. Snapshots are reference-counted inside: the parent lives
+ * while a layered child or any clone needs it, so isl_iso_snapshot_free may
+ * be called on a parent before its children and before its clones are
+ * freed (it drops the caller's reference; the last one frees). Any thread
+ * may free.
  */
 int isl_iso_snapshot_new(isl_iso_t *iso, isl_iso_snapshot_t **out, isl_err_t *err);
 void isl_iso_snapshot_free(isl_iso_snapshot_t *snap);
+/* Bytes of memory held by this snapshot itself (not by its parents): every
+ * non-zero page for a full snapshot, the stored pages for a layered one. */
+size_t isl_iso_snapshot_bytes(const isl_iso_snapshot_t *snap);
 /* A new isolate that behaves exactly like the snapshot's template did, with
  * its own memory, its own randomness and the snapshot's limits. */
 int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *snap, isl_iso_t **out, isl_err_t *err);
@@ -179,7 +191,9 @@ size_t isl_iso_memory_bytes(const isl_iso_t *iso);
  * top-level call (even if JS caught the resulting error). */
 int isl_iso_hit_memory_cap(const isl_iso_t *iso);
 /* True when the isolate has grown so far past its snapshot that it should be
- * replaced by a fresh clone once idle (linear memory never shrinks). */
+ * replaced by a fresh clone once idle (linear memory never shrinks). The
+ * measure is the snapshot's own size (for a layered one, the size of the
+ * memory it was taken of), so growth the template made is not counted. */
 int isl_iso_needs_recycle(const isl_iso_t *iso);
 /* Changes the limits for later calls (the memory cap may only grow). */
 int isl_iso_set_limits(isl_iso_t *iso, const isl_iso_limits_t *limits);

@@ -8,6 +8,21 @@
  * a fresh reservation and copies the rest, without running any engine code:
  * wasm2c's instantiate would rewrite the data segments and dirty pages the
  * clone should share.
+ *
+ * Layers: a snapshot of an isolate that was itself cloned from snapshot P
+ * stores only the pages that differ from P (memory.c says how they are
+ * found) and keeps a reference to P; its clones map P's image and then its
+ * own pages over it. The runtime's worker snapshots (base + one tenant's
+ * script) thus cost what the script changed, not the 5 MB base again.
+ * A snapshot is always layered when it can be: it never holds more than a
+ * full one would (its runs are a subset of the memory, holes are free), and
+ * the runs per layer and layers per chain are bounded (internal.h), which
+ * bounds a clone's mmaps and VMAs. Past ISL_SNAP_MAX_DEPTH layers, or if
+ * layering fails, the snapshot is full.
+ *
+ * Lifetime: snapshots are reference-counted (internal.h). A clone holds its
+ * snapshot so that a snapshot of the clone can layer over it; the memory a
+ * clone maps would stay valid without it (mappings pin the memfds).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +30,45 @@
 
 #include "isolate/internal.h"
 
+isl_iso_snapshot_t *isl_iso__snapshot_dup(const isl_iso_snapshot_t *cs) {
+  /* The count is the one mutable field of an otherwise immutable object. */
+  isl_iso_snapshot_t *s = (isl_iso_snapshot_t *)cs;
+  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+  return s;
+}
+
+/* Takes the memory image into s. */
+static void take_image(isl_iso_snapshot_t *s, isl_mem_image_t *img) {
+  s->fd = img->fd;
+  s->runs = img->runs;
+  s->n_runs = img->n_runs;
+  s->bytes = img->bytes;
+  s->nonzero = img->nonzero;
+}
+
 int isl_iso_snapshot_new(isl_iso_t *iso, isl_iso_snapshot_t **out, isl_err_t *err) {
   if (iso->dead) return isl_err_set(err, ISL_EDEAD, "cannot snapshot a dead isolate");
   if (isl_sbx__tls.top) return isl_err_set(err, ISL_EINVAL, "cannot snapshot an isolate from inside a call");
   isl_iso_snapshot_t *s = calloc(1, sizeof(*s));
   if (!s) return isl_err_set(err, ISL_ENOMEM, "out of memory");
-  s->fd = isl_mem__to_memfd(&iso->mem);
-  if (s->fd < 0) {
-    int rc = s->fd;
+  s->refs = 1;
+  isl_mem_image_t img;
+  isl_iso_snapshot_t *parent = iso->src;
+  /* Layered if it can be; a layer that cannot be written (say, no room for
+   * the scratch mapping of the fallback) leaves a full snapshot to try. */
+  int rc = ISL_EINVAL;
+  if (parent && parent->depth < ISL_SNAP_MAX_DEPTH) rc = isl_mem__layer_memfd(&iso->mem, parent, &img);
+  if (rc == 0) {
+    s->parent = isl_iso__snapshot_dup(parent);
+    s->depth = parent->depth + 1;
+  } else {
+    rc = isl_mem__to_memfd(&iso->mem, &img);
+  }
+  if (rc < 0) {
     free(s);
     return isl_err_set(err, rc, "cannot write the snapshot: %s", isl_strerror(rc));
   }
+  take_image(s, &img);
   s->pages = iso->mem.pages;
   s->max_pages = iso->max_pages;
   s->rt = iso->rt;
@@ -53,22 +96,34 @@ int isl_iso_snapshot_new(isl_iso_t *iso, isl_iso_snapshot_t **out, isl_err_t *er
 }
 
 void isl_iso_snapshot_free(isl_iso_snapshot_t *s) {
-  if (!s) return;
-  if (s->fd >= 0) close(s->fd);
-  free(s->table.data);
-  free(s->fns);
-  free(s);
+  /* Dropping the last reference to a layer drops its reference to its
+   * parent, and so on down the chain: a loop, not recursion. */
+  while (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+    isl_iso_snapshot_t *parent = s->parent;
+    if (s->fd >= 0) close(s->fd);
+    free(s->runs);
+    free(s->nonzero);
+    free(s->table.data);
+    free(s->fns);
+    free(s);
+    s = parent;
+  }
+}
+
+size_t isl_iso_snapshot_bytes(const isl_iso_snapshot_t *s) {
+  return s->bytes;
 }
 
 int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *s, isl_iso_t **out, isl_err_t *err) {
   isl_iso_t *iso;
   int rc = isl_iso__alloc(&s->limits, &iso, err);
   if (rc < 0) return rc;
-  rc = isl_mem__map_snapshot(&iso->mem, s->fd, s->pages, s->max_pages);
+  rc = isl_mem__map_snapshot(&iso->mem, s);
   if (rc < 0) {
     free(iso);
     return isl_err_set(err, rc, "cannot map the snapshot: %s", isl_strerror(rc));
   }
+  iso->src = isl_iso__snapshot_dup(s);
   Z_qjs_instance_t *inst = &iso->inst;
   inst->Z_a_instance = (struct Z_a_instance_t *)(void *)iso;
   inst->Z_aZ_a = &iso->mem;
