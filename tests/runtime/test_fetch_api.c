@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "runtime/js_checks.h"
 #include "runtime/run_js.h"
 #include "test.h"
 
@@ -26,19 +27,19 @@
   } while (0)
 
 TEST(fetch_api_streams) {
-  CHECK_JS_FILE("tests/runtime/js/fetch_streams.js", 71);
+  CHECK_JS_FILE("tests/runtime/js/fetch_streams.js", JS_CHECKS_fetch_streams);
 }
 
 TEST(fetch_api_body) {
-  CHECK_JS_FILE("tests/runtime/js/fetch_body.js", 85);
+  CHECK_JS_FILE("tests/runtime/js/fetch_body.js", JS_CHECKS_fetch_body);
 }
 
 TEST(fetch_api_request) {
-  CHECK_JS_FILE("tests/runtime/js/fetch_request.js", 74);
+  CHECK_JS_FILE("tests/runtime/js/fetch_request.js", JS_CHECKS_fetch_request);
 }
 
 TEST(fetch_api_response) {
-  CHECK_JS_FILE("tests/runtime/js/fetch_response.js", 72);
+  CHECK_JS_FILE("tests/runtime/js/fetch_response.js", JS_CHECKS_fetch_response);
 }
 
 /* The harness itself: a failing check in a JS file, even one reached only
