@@ -46,6 +46,7 @@ static void conn_drain_pending(isl_http_conn_t *c);
 static void on_timeout(uv_timer_t *t);
 static void req_maybe_free(isl_http_reqi_t *r);
 static int token_ok(const char *s, size_t len);
+static int header_is(const isl_http_header_t *h, const char *name);
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -498,6 +499,15 @@ static int on_headers_complete(http_parser *p) {
   }
   if (p->method == HTTP_CONNECT) {
     conn_fail(c, 501, "CONNECT is not supported");
+    return -1;
+  }
+  /* Two Transfer-Encoding fields ("chunked" then "identity") are a
+   * request-smuggling classic: proxies may frame the body differently. */
+  size_t n_te = 0;
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (header_is(&r->headers[i], "transfer-encoding")) n_te++;
+  if (n_te > 1) {
+    conn_fail(c, 400, "bad request: more than one Transfer-Encoding");
     return -1;
   }
   const char *te = isl_http_req_header_get(&r->pub, "transfer-encoding");

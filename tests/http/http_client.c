@@ -276,3 +276,79 @@ int test_http_server_stop(test_http_server_t *t) {
   isl_http_server_stop(t->srv);
   return test_http_server_join(t);
 }
+
+/* ---- malformed.txt ---------------------------------------------------------------- */
+
+/* "\r\n" and friends to bytes; returns the length. */
+static size_t unescape(const char *s, char *out) {
+  size_t n = 0;
+  while (*s) {
+    if (*s != '\\' || !s[1]) {
+      out[n++] = *s++;
+      continue;
+    }
+    s++;
+    switch (*s) {
+      case 'r':
+        out[n++] = '\r';
+        s++;
+        break;
+      case 'n':
+        out[n++] = '\n';
+        s++;
+        break;
+      case 't':
+        out[n++] = '\t';
+        s++;
+        break;
+      case 'x': {
+        char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
+        out[n++] = (char)strtol(hex, NULL, 16);
+        s += s[1] && s[2] ? 3 : 1;
+        break;
+      }
+      default:
+        out[n++] = *s++;
+        break;
+    }
+  }
+  return n;
+}
+
+int test_http_malformed_cases(int port, FILE *cases, int (*still_serving)(int port), char *why, size_t cap) {
+  char line[4096], raw[4096];
+  int n = 0, lineno = 0;
+  while (fgets(line, sizeof(line), cases)) {
+    lineno++;
+    line[strcspn(line, "\n")] = '\0';
+    if (line[0] == '#' || line[0] == '\0') continue;
+    char *sp = strchr(line, ' ');
+    if (!sp) continue;
+    *sp = '\0';
+    int any = strcmp(line, "any") == 0, want = atoi(line);
+    size_t len = unescape(sp + 1, raw);
+    test_http_conn_t c;
+    test_http_resp_t r;
+    if (test_http_conn_open(&c, port) != 0) {
+      snprintf(why, cap, "malformed.txt:%d: cannot connect", lineno);
+      return -1;
+    }
+    test_http_conn_send(&c, raw, len);
+    int rc = test_http_conn_read(&c, &r, 0, 3000);
+    int ok = any ? (rc == 0 ? r.status >= 400 : rc == -ECONNRESET) : rc == 0 && r.status == want;
+    int status = r.status;
+    test_http_resp_free(&r);
+    int closed = ok && test_http_conn_wait_close(&c, 3000);
+    test_http_conn_close(&c);
+    if (!ok) {
+      snprintf(why, cap, "malformed.txt:%d: want %s, got status %d (read %d)", lineno, line, status, rc);
+      return -1;
+    }
+    if (!closed || !still_serving(port)) {
+      snprintf(why, cap, "malformed.txt:%d: %s", lineno, closed ? "server stopped serving" : "no close");
+      return -1;
+    }
+    n++;
+  }
+  return n;
+}

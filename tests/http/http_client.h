@@ -12,6 +12,7 @@
 #define ISL_TEST_HTTP_CLIENT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "http/http.h"
 
@@ -85,6 +86,15 @@ int test_http_server_start(test_http_server_t *t, const isl_http_config_t *cfg, 
 int test_http_server_stop(test_http_server_t *t);
 /* Joins a server stopped by other means (returns run's result) and frees it. */
 int test_http_server_join(test_http_server_t *t);
+
+/*
+ * Runs the cases of a malformed.txt-style file (see tests/http/malformed.txt)
+ * against 127.0.0.1:port: each on a new connection must get its status (or,
+ * for "any", a status >= 400 or a close) and then a close, after which
+ * still_serving(port) must return true. Returns the number of cases, or -1
+ * with why filled.
+ */
+int test_http_malformed_cases(int port, FILE *cases, int (*still_serving)(int port), char *why, size_t cap);
 
 /* Milliseconds on a monotonic clock. */
 long long test_http_now_ms(void);

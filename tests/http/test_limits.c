@@ -175,42 +175,6 @@ SERVER_TEST(http_limit_503_over_max_connections, &two_conns_cfg) {
   test_http_conn_close(&b);
 }
 
-/* "\r\n" and friends to bytes; returns the length. */
-static size_t unescape(const char *s, char *out) {
-  size_t n = 0;
-  while (*s) {
-    if (*s != '\\' || !s[1]) {
-      out[n++] = *s++;
-      continue;
-    }
-    s++;
-    switch (*s) {
-      case 'r':
-        out[n++] = '\r';
-        s++;
-        break;
-      case 'n':
-        out[n++] = '\n';
-        s++;
-        break;
-      case 't':
-        out[n++] = '\t';
-        s++;
-        break;
-      case 'x': {
-        char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
-        out[n++] = (char)strtol(hex, NULL, 16);
-        s += s[1] && s[2] ? 3 : 1;
-        break;
-      }
-      default:
-        out[n++] = *s++;
-        break;
-    }
-  }
-  return n;
-}
-
 /* limits_cfg, but keep-alive connections may idle through the whole test */
 static const isl_http_config_t malformed_cfg = LIMITS_CFG(30000);
 
@@ -225,37 +189,12 @@ SERVER_TEST(http_malformed_requests_get_4xx, &malformed_cfg) {
   CHECK(test_http_conn_send_str(&keep, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
   CHECK(test_http_conn_read(&keep, &r, 0, 3000) == 0);
   test_http_resp_free(&r);
-  char line[4096], raw[4096];
-  int cases = 0, lineno = 0;
-  while (fgets(line, sizeof(line), f)) {
-    lineno++;
-    line[strcspn(line, "\n")] = '\0';
-    if (line[0] == '#' || line[0] == '\0') continue;
-    char *sp = strchr(line, ' ');
-    if (!sp) continue;
-    *sp = '\0';
-    int any = strcmp(line, "any") == 0, want = atoi(line);
-    size_t len = unescape(sp + 1, raw);
-    test_http_conn_t c;
-    if (test_http_conn_open(&c, t->port) != 0) break;
-    test_http_conn_send(&c, raw, len);
-    int rc = test_http_conn_read(&c, &r, 0, 3000);
-    int ok = any ? (rc == 0 ? r.status >= 400 : rc == -ECONNRESET) : rc == 0 && r.status == want;
-    if (!ok) {
-      fclose(f);
-      test_http_conn_close(&c);
-      test_http_conn_close(&keep);
-      CHECK_MSG(0, "malformed.txt:%d: want %s, got status %d (read %d)", lineno, line, r.status, rc);
-    }
-    test_http_resp_free(&r);
-    int closed = test_http_conn_wait_close(&c, 3000);
-    test_http_conn_close(&c);
-    if (!closed || !still_serving(t->port)) {
-      fclose(f);
-      test_http_conn_close(&keep);
-      CHECK_MSG(0, "malformed.txt:%d: %s", lineno, closed ? "server stopped serving" : "no close");
-    }
-    cases++;
+  char why[512];
+  int cases = test_http_malformed_cases(t->port, f, still_serving, why, sizeof(why));
+  if (cases < 0) {
+    fclose(f);
+    test_http_conn_close(&keep);
+    CHECK_MSG(0, "%s", why);
   }
   fclose(f);
   CHECK(cases >= 20);
