@@ -36,8 +36,8 @@ typedef struct {
 
 static const char *const top_keys[] = {"listen", "threads", "memory_budget_mb", "http", "workers", NULL};
 static const char *const listen_keys[] = {"host", "port", NULL};
-static const char *const http_keys[] = {"max_body_mb",     "max_header_kb",   "header_timeout_ms",
-                                        "idle_timeout_ms", "max_connections", NULL};
+static const char *const http_keys[] = {
+    "max_body_mb", "max_header_kb", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections", NULL};
 static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", NULL};
 static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", NULL};
 static const char *const limits_keys[] = {"cpu_ms", "memory_mb", NULL};
@@ -449,6 +449,7 @@ static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_
     if ((rc = get_u32(c, http, "max_body_mb", 0, 4096, &out->max_body_mb)) != 0) return rc;
     if ((rc = get_u32(c, http, "max_header_kb", 0, 1024, &out->max_header_kb)) != 0) return rc;
     if ((rc = get_u32(c, http, "header_timeout_ms", 0, 3600000, &out->header_timeout_ms)) != 0) return rc;
+    if ((rc = get_u32(c, http, "body_timeout_ms", 0, 3600000, &out->body_timeout_ms)) != 0) return rc;
     if ((rc = get_u32(c, http, "idle_timeout_ms", 0, 86400000, &out->idle_timeout_ms)) != 0) return rc;
     if ((rc = get_u32(c, http, "max_connections", 0, 1000000, &out->max_connections)) != 0) return rc;
     pop(c, mark);

@@ -9,7 +9,7 @@
 //     "threads": 2,
 //     "memory_budget_mb": 512,
 //     "http": { "max_body_mb": 100, "max_header_kb": 32, "header_timeout_ms": 10000,
-//               "idle_timeout_ms": 60000, "max_connections": 10000 },
+//               "body_timeout_ms": 10000, "idle_timeout_ms": 60000, "max_connections": 10000 },
 //     "workers": [
 //       { "name": "api", "main": "api/worker.js",
 //         "routes": ["api.example.com/*", {"pattern": "example.com/api/*"}],
@@ -29,6 +29,7 @@
 //   http.max_body_mb         0..4096        (0 in any http field: the server's default)
 //   http.max_header_kb       0..1024
 //   http.header_timeout_ms   0..3600000
+//   http.body_timeout_ms     0..3600000
 //   http.idle_timeout_ms     0..86400000
 //   http.max_connections     0..1000000
 //   name                     [A-Za-z0-9_-]{1,63}, unique
@@ -80,7 +81,8 @@ typedef struct {
   int port;
   unsigned threads;          /* 0 = one per CPU */
   uint32_t memory_budget_mb; /* idle isolates, all threads */
-  uint32_t max_body_mb, max_header_kb, header_timeout_ms, idle_timeout_ms, max_connections; /* 0 = default */
+  uint32_t max_body_mb, max_header_kb, header_timeout_ms, body_timeout_ms, idle_timeout_ms,
+      max_connections; /* 0 = default */
   isl_cli_worker_conf_t *workers;
   size_t n_workers;
 } isl_cli_config_t;

@@ -200,6 +200,7 @@ int isl_cli_serve(int argc, char **argv) {
                           .max_header_bytes = (size_t)cfg.max_header_kb << 10,
                           .max_body_bytes = (uint64_t)cfg.max_body_mb << 20,
                           .header_timeout_ms = cfg.header_timeout_ms,
+                          .body_timeout_ms = cfg.body_timeout_ms,
                           .idle_timeout_ms = cfg.idle_timeout_ms,
                           .max_connections = cfg.max_connections};
   printf("isolde: %zu of %zu workers loaded\n", loaded, cfg.n_workers);

@@ -23,6 +23,7 @@ TEST(config_full_reads_every_field) {
       "  \"threads\": 2,\n"
       "  \"memory_budget_mb\": 512,\n"
       "  \"http\": { \"max_body_mb\": 100, \"max_header_kb\": 32, \"header_timeout_ms\": 10000,\n"
+      "            \"body_timeout_ms\": 7000,\n"
       "            \"idle_timeout_ms\": 60000, \"max_connections\": 10000 },\n"
       "  \"workers\": [\n"
       "    { \"name\": \"api\", \"main\": \"api/worker.js\",\n"
@@ -46,6 +47,7 @@ TEST(config_full_reads_every_field) {
   CHECK_EQ_INT(c.max_body_mb, 100);
   CHECK_EQ_INT(c.max_header_kb, 32);
   CHECK_EQ_INT(c.header_timeout_ms, 10000);
+  CHECK_EQ_INT(c.body_timeout_ms, 7000);
   CHECK_EQ_INT(c.idle_timeout_ms, 60000);
   CHECK_EQ_INT(c.max_connections, 10000);
   CHECK_EQ_INT(c.n_workers, 2);

@@ -387,6 +387,43 @@ TEST(serve_evicts_idle_isolates_over_the_memory_budget) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
+static int reader_still_serving(int port) {
+  test_http_resp_t r = {0};
+  int ok = get(port, "localhost", "/", &r) == 0 && r.status == 200 && strstr(r.body, " GET 0") != NULL;
+  test_http_resp_free(&r);
+  return ok;
+}
+
+TEST(serve_malformed_requests_never_break_a_worker) {
+  test_server_t s = {0};
+  CHECK(test_server_dir(&s) == 0);
+  char cfg[PATH_MAX + 256];
+  /* Short timeouts: some cases are requests that stall. */
+  snprintf(cfg, sizeof(cfg),
+           "{\"listen\": {\"port\": 0}, \"threads\": 1, \"http\": {\"header_timeout_ms\": 300, "
+           "\"body_timeout_ms\": 300}, \"workers\": [{\"name\": \"reader\", \"main\": \"%s\"}]}",
+           worker_path("reads_body.js"));
+  const char *cfg_path = test_server_write(&s, "isolde.json", cfg);
+  CHECK(cfg_path != NULL);
+  char path[512];
+  snprintf(path, sizeof(path), "%s", cfg_path);
+  const char *args[] = {"serve", "--config", path, NULL};
+  CHECK(test_server_start(&s, args) == 0);
+  FILE *f = fopen("tests/http/malformed.txt", "r");
+  CHECK_MSG(f != NULL, "cannot open tests/http/malformed.txt (run from the repository root)");
+  char why[512];
+  int cases = test_http_malformed_cases(s.port, f, reader_still_serving, why, sizeof(why));
+  fclose(f);
+  CHECK_MSG(cases >= 20, "%s", why);
+  /* One isolate saw it all and still answers a good POST. */
+  test_http_resp_t r = {0};
+  CHECK(test_http_request(s.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_MSG(strstr(r.body, " POST 3") != NULL, "body: %s", r.body);
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
 TEST(serve_http_limits_answer_with_their_status) {
   test_server_t s = {0};
   CHECK(start_two_tenants(&s, "\"http\": {\"max_body_mb\": 1, \"max_header_kb\": 8},", NULL) == 0);
