@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ static pid_t spawn(const char *const *args, int out_fd, int err_fd) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid != 0) return pid;
+  /* A test that fails half-way returns without stopping its server: the
+   * server must not outlive the test binary. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   dup2(out_fd, 1);
   dup2(err_fd, 2);
   int n = 0;
