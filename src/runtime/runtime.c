@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -119,9 +120,13 @@ static char *put_latin1(char *p, const char *bytes, size_t n) {
   return p;
 }
 
-/* "name: value\n" for every request header, in order. */
+/* "name: value\n" for every request header, in order, then
+ * CF-Connecting-IP with the client's address as Workers has it; a client's
+ * own CF-Connecting-IP is dropped so that it cannot pose as another. */
 static char *header_text(isl_http_req_t *req) {
-  size_t n = isl_http_req_header_count(req), len = 1;
+  static const char ip_name[] = "cf-connecting-ip";
+  const char *ip = isl_http_req_remote_addr(req);
+  size_t n = isl_http_req_header_count(req), len = sizeof(ip_name) + strlen(ip) + 4;
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
     len += 2 * (h->name_len + h->value_len) + 3;
@@ -130,13 +135,14 @@ static char *header_text(isl_http_req_t *req) {
   if (!s) return NULL;
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
+    if (h->name_len == sizeof(ip_name) - 1 && strncasecmp(h->name, ip_name, h->name_len) == 0) continue;
     p = put_latin1(p, h->name, h->name_len);
     *p++ = ':';
     *p++ = ' ';
     p = put_latin1(p, h->value, h->value_len);
     *p++ = '\n';
   }
-  *p = 0;
+  p += sprintf(p, "%s: %s\n", ip_name, ip);
   return s;
 }
 

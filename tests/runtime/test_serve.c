@@ -93,6 +93,10 @@ TEST(serve_dev_answers_module_worker) {
   CHECK_EQ_STR(r.body, "hello world");
   CHECK_EQ_STR(test_http_resp_header(&r, "x-method"), "POST");
   test_http_resp_free(&r);
+  /* The client's address, as Workers gives it; a forged one is dropped. */
+  CHECK(test_http_request(s.port, "GET /ip HTTP/1.1\r\nHost: x\r\nCF-Connecting-IP: 6.6.6.6\r\n\r\n", &r) == 0);
+  CHECK_EQ_STR(r.body, "127.0.0.1");
+  test_http_resp_free(&r);
   /* Header values are bytes, not UTF-8, both ways. */
   CHECK(test_http_request(s.port, "GET /bytes HTTP/1.1\r\nHost: x\r\nX-Latin1: caf\xe9\r\n\r\n", &r) == 0);
   CHECK_EQ_STR(r.body, "4:233");

@@ -94,6 +94,8 @@ export default {
         tries.std = typeof globalThis.std + typeof globalThis.os + typeof globalThis.require + typeof globalThis.process;
         return Response.json(tries);
       }
+      case "/ip":
+        return new Response(request.headers.get("cf-connecting-ip"));
       case "/log":
         console.log("log line", { a: 1 });
         console.error("error line");
