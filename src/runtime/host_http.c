@@ -72,19 +72,32 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   return 0;
 }
 
+/* What is still queued for the client, or -1 once it is gone: dispatch.js
+ * waits while a streamed body has more than a little queued, so that a
+ * slow client cannot make the host buffer a whole body. */
+static double pending_or_gone(isl_rt_exchange_t *x) {
+  if (!x || !x->req || x->ended || isl_http_req_aborted(x->req)) return -1;
+  return (double)isl_http_req_pending_bytes(x->req);
+}
+
 static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
-  int alive = x && x->req && x->status && !x->ended && argc >= 2;
-  if (alive) {
+  if (x && x->req && x->status && !x->ended && argc >= 2) {
     uint8_t *buf;
     size_t len;
     if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0)
       return isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
-    if (isl_http_res_write(x->req, buf, len) < 0) alive = 0;
+    int rc = isl_http_res_write(x->req, buf, len);
     free(buf);
+    if (rc < 0) return isl_iso_new_number(iso, -1, ret);
   }
-  return isl_iso_new_number(iso, alive, ret);
+  return isl_iso_new_number(iso, pending_or_gone(x), ret);
+}
+
+static int http_pending(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  return isl_iso_new_number(iso, pending_or_gone(exchange_arg(iso, argc, argv)), ret);
 }
 
 static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
@@ -134,8 +147,8 @@ int isl_rt__host_http(isl_iso_t *iso, isl_val_t host) {
   static const struct {
     const char *name;
     isl_iso_host_fn fn;
-  } fns[] = {
-      {"respond", http_respond}, {"write", http_write}, {"end", http_end}, {"fail", http_fail}, {"done", http_done}};
+  } fns[] = {{"respond", http_respond}, {"write", http_write}, {"pending", http_pending},
+             {"end", http_end},         {"fail", http_fail},   {"done", http_done}};
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     int rc = isl_iso_define_function(iso, host, fns[i].name, fns[i].fn, NULL);
     if (rc < 0) return rc;

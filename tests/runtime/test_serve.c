@@ -337,6 +337,42 @@ TEST(serve_streams_bodies_both_ways) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
+static long rss_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+  if (f) fclose(f);
+  return kb;
+}
+
+TEST(serve_slow_client_does_not_make_the_host_buffer) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  long before = rss_kb(s.pid);
+  test_http_conn_t c;
+  CHECK(test_http_conn_open(&c, s.port) == 0);
+  CHECK(test_http_conn_send_str(&c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == 0);
+  /* The client reads nothing for a while: the worker must wait, not the
+   * host buffer 64 MiB. */
+  usleep(500000);
+  long during = rss_kb(s.pid);
+  CHECK_MSG(during - before < 24 * 1024, "server RSS grew by %ld KiB while the client did not read", during - before);
+  size_t total = 0;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(c.fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    total += (size_t)n;
+  }
+  test_http_conn_close(&c);
+  /* 64 MiB of body plus the chunked framing and the head. */
+  CHECK_MSG(total > (size_t)64 << 20 && total < ((size_t)64 << 20) + (64 << 10), "read %zu bytes", total);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
 TEST(serve_wait_until_runs_after_the_response) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);

@@ -19,7 +19,9 @@ import entry from "./entry.js";
 import { headersFromText, headersToText } from "./headers.js";
 import { makeIncomingRequest } from "./request.js";
 import { Response, responseParts } from "./response.js";
+import { setTimeout } from "./timers.js";
 
+const QUEUE_HIGH = 1 << 20; // bytes queued for a client before a stream waits
 let env = Object.create(null);
 let moduleHandler = null;
 const fetchListeners = [];
@@ -153,7 +155,15 @@ async function send(st, resp) {
     if (value instanceof ArrayBuffer) value = new Uint8Array(value);
     else if (ArrayBuffer.isView(value)) value = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     else throw new TypeError("a response body stream must yield ArrayBuffer or ArrayBufferView chunks");
-    if (value.byteLength && !host.write(id, toArrayBuffer(value))) {
+    let queued = value.byteLength ? host.write(id, toArrayBuffer(value)) : host.pending(id);
+    // Back-pressure: a slow client must not make the host buffer the whole
+    // body. Wait (polling, the HTTP layer has no drain event) while more
+    // than QUEUE_HIGH bytes wait for the socket.
+    while (queued > QUEUE_HIGH) {
+      await new Promise((r) => setTimeout(r, 2));
+      queued = host.pending(id);
+    }
+    if (queued < 0) {
       reader.cancel(new Error("the client went away")).catch(() => {});
       break;
     }

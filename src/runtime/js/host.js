@@ -13,7 +13,8 @@
  *   hmac(alg, key, data) -> ArrayBuffer         same algs
  *   timerStart(id, ms), timerStop(id)           the host later calls entry.timer(id)
  *   respond(reqId, status, statusText, headerText)   headerText: "name: value\n" lines
- *   write(reqId, data: ArrayBuffer) -> bool     false once the client is gone
+ *   write(reqId, data: ArrayBuffer) -> n        bytes still queued for the client, -1 once it is gone
+ *   pending(reqId) -> n                         the same, without writing
  *   end(reqId)
  *   fail(reqId, message)          500 for the client, message (a stack) for the tenant log
  *   done(reqId)                   the request and its waitUntil work are finished

@@ -34,6 +34,18 @@ export default {
         });
         return new Response(body, { headers: { "content-type": "text/plain" } });
       }
+      case "/big": {
+        // 64 MiB in 64 KiB chunks, made as the client reads them.
+        const chunk = new Uint8Array(64 << 10).fill(120);
+        let left = 1024;
+        const body = new ReadableStream({
+          pull(c) {
+            if (left-- === 0) return c.close();
+            c.enqueue(chunk.slice());
+          },
+        });
+        return new Response(body);
+      }
       case "/throw":
         throw new TypeError("thrown by the handler in /throw");
       case "/reject":
