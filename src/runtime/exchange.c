@@ -85,6 +85,7 @@ isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req
   if (!inst->next_exchange_id) inst->next_exchange_id = 1;
   x->inst = inst;
   x->req = req;
+  x->body_done = !isl_http_req_has_body(req);
   x->start_ns = isl_rt__now_ns();
   x->method = strdup(isl_http_req_method(req));
   const char *target = isl_http_req_target(req);

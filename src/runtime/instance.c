@@ -122,6 +122,37 @@ static void settle_exchanges(isl_rt_inst_t *inst) {
   }
 }
 
+/*
+ * With no timer left, no host operation under way, no request body still
+ * arriving and no job queued,
+ * nothing can ever run in this isolate again until a new request comes:
+ * a handler promise still pending now will never settle on its own, nor
+ * will waitUntil work. As Workers cancels such "hung" promises, answer
+ * 500 and let the exchanges go instead of leaving clients waiting for
+ * ever. (A promise that only a later request could settle is cancelled
+ * too, as in Workers, where one request cannot do I/O for another.)
+ */
+static void cancel_hung(isl_rt_inst_t *inst) {
+  if (!inst->pool || inst->n_timers || inst->n_pending_io || !inst->n_exchanges || inst->poisoned) return;
+  for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
+    if (!x->ended && !x->body_done) return;
+  for (isl_rt_exchange_t *x = inst->exchanges, *next; x; x = next) {
+    next = x->next;
+    char why[600];
+    if (!x->ended) {
+      snprintf(why, sizeof(why),
+               "%s %s: the handler's promise can never settle (no timer, body or other event is pending); answered 500",
+               x->method, x->path);
+      isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
+      isl_rt__exchange_fail(x, 500, "The worker's script will never generate a response.\n");
+    } else {
+      snprintf(why, sizeof(why), "%s %s: waitUntil work can never settle; cancelled", x->method, x->path);
+      isl_rt__tenant_log(inst->worker, "warn", why, strlen(why));
+    }
+    isl_rt__exchange_finish(x);
+  }
+}
+
 int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
   int rc;
   if (inst->poisoned || inst->depth) {
@@ -165,6 +196,7 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
     return rc < 0 ? rc : ISL_EMEMLIMIT;
   }
   settle_exchanges(inst);
+  cancel_hung(inst);
   /* The per-request CPU budget is cumulative over all its entries. */
   uint64_t limit_ns = (uint64_t)inst->worker->limits.cpu_ms * 1000000u;
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)

@@ -74,6 +74,7 @@ struct isl_rt_inst_s {
   unsigned n_exchanges;
   isl_rt_timer_t *timers;
   unsigned n_timers;
+  unsigned n_pending_io; /* host operations that will call back (subrequests, KV) */
   uint32_t next_exchange_id;
   uint64_t last_used_ms;
   isl_rt_inst_t *lru_prev, *lru_next;
@@ -114,6 +115,7 @@ struct isl_rt_exchange_s {
   int logged;      /* the request log line was written */
   int log_pending; /* ended inside a call: log once its CPU time is in */
   int finished;    /* done inside a call: free once its CPU time is in */
+  int body_done;   /* no request body bytes are still to come */
 };
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
 void isl_rt__exchange_log(isl_rt_exchange_t *x);

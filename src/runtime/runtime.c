@@ -232,6 +232,7 @@ static void call_with_id(isl_http_req_t *req, int which) {
   isl_rt_exchange_t *x = req->data;
   if (!x) return;
   isl_rt_inst_t *inst = x->inst;
+  x->body_done = 1; /* the end of the body, or a client that left: no more bytes */
   isl_val_t id;
   if (isl_iso_new_number(inst->iso, x->id, &id) < 0) return;
   isl_rt__inst_call(inst, which ? inst->worker->entry->abort : inst->worker->entry->body_end, 1, &id, x);

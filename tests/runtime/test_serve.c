@@ -287,6 +287,19 @@ TEST(serve_requests_interleave_in_one_isolate) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
+TEST(serve_hung_promises_are_cancelled_not_left_waiting) {
+  test_server_t s = {0};
+  CHECK(start_api_dev(&s) == 0);
+  CHECK(get_answers(s.port, "localhost", "/hang", 500, "The worker's script will never generate a response.\n"));
+  CHECK(get_answers(s.port, "localhost", "/hang-after-timer", 500,
+                    "The worker's script will never generate a response.\n"));
+  CHECK(test_server_wait_output(&s, "GET /hang: the handler's promise can never settle", 2000));
+  /* The isolate was not reset: state lives on. */
+  CHECK(get_answers(s.port, "localhost", "/count", 200, "1"));
+  CHECK(get_answers(s.port, "localhost", "/count", 200, "2"));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
 TEST(serve_time_stands_still_while_js_runs) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);

@@ -69,9 +69,19 @@ export default {
         return Response.json({ frozen: a === b && p === q && t0 === a, advanced: c - a, x: x > 0 });
       }
       case "/wait": {
-        const v = await new Promise((r) => (pending = r));
+        // Parked until /release; the timer keeps the request alive (with
+        // nothing pending at all, the runtime cancels a hung promise).
+        const v = await new Promise((r) => {
+          pending = r;
+          setTimeout(() => r("timeout"), 5000);
+        });
         return new Response(`released by ${v}`);
       }
+      case "/hang":
+        return new Promise(() => {});
+      case "/hang-after-timer":
+        await new Promise((r) => setTimeout(r, 10));
+        return new Promise(() => {});
       case "/release": {
         if (!pending) return new Response("nothing waiting", { status: 409 });
         pending("release");
