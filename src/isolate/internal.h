@@ -102,6 +102,13 @@ const char *isl_sbx__trap_name(int code);
 #endif
 /* At most this many layers above a full snapshot; deeper ones are full. */
 #define ISL_SNAP_MAX_DEPTH 8
+/* A hot set (pages a clone is expected to write early, prefetched at clone
+ * time) of more pages than this is refused: the learning workload wrote
+ * far more than a request should (a GC dirties most of the heap), and
+ * prefetching costs about 2 us and one private page per page. */
+#ifndef ISL_MEM_HOT_MAX_PAGES
+#define ISL_MEM_HOT_MAX_PAGES 1024
+#endif
 
 typedef struct {
   uint32_t first, count; /* OS pages */
@@ -135,6 +142,20 @@ int isl_mem__to_memfd(const wasm_rt_memory_t *mem, isl_mem_image_t *out);
  * mem that may differ from parent's image. 0 or a negative code. */
 int isl_mem__layer_memfd(const wasm_rt_memory_t *mem, const isl_iso_snapshot_t *parent, isl_mem_image_t *out);
 void isl_mem__image_free(isl_mem_image_t *img);
+
+/* A snapshot's hot set: runs of OS pages (below the snapshot's size) that
+ * each clone copies at once, one madvise(MADV_POPULATE_WRITE) per run. */
+typedef struct {
+  uint32_t n_runs, pages;
+  isl_mem_run_t runs[];
+} isl_mem_hot_t;
+
+/* The pages of mem below np OS pages that mem's owner wrote since it was
+ * mapped (a clone's private copies, from /proc/self/pagemap), as a hot set
+ * from malloc. ISL_ELIMIT past ISL_MEM_HOT_MAX_PAGES. */
+int isl_mem__hot_learn(const wasm_rt_memory_t *mem, size_t np, isl_mem_hot_t **out);
+/* Gives a fresh clone's memory its private copies of the hot pages. */
+void isl_mem__hot_prefetch(wasm_rt_memory_t *mem, const isl_mem_hot_t *hot);
 /* A host pointer to guest bytes [ptr, ptr+len), or NULL if out of bounds. */
 static inline void *isl_mem__ptr(const wasm_rt_memory_t *mem, uint32_t ptr, uint64_t len) {
   return (uint64_t)ptr + len <= mem->size ? mem->data + ptr : NULL;
@@ -194,6 +215,9 @@ struct isl_iso_snapshot_s {
   uint32_t n_runs;
   size_t bytes;      /* bytes this snapshot's own memfd holds */
   uint64_t *nonzero; /* which OS pages of the image are not zero (a bit each) */
+  /* Learned after the snapshot was made (isl_iso_snapshot_learn_hot), at
+   * most once, published atomically: NULL until then. */
+  isl_mem_hot_t *hot;
   uint32_t pages;
   uint32_t max_pages;
   uint32_t rt, ctx, scratch;

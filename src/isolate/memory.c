@@ -329,3 +329,74 @@ fail:
   isl_mem__image_free(out);
   return rc;
 }
+
+/* ---- hot sets ---------------------------------------------------------------- */
+
+#define PM_EXCLUSIVE (1ull << 56)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int isl_mem__hot_learn(const wasm_rt_memory_t *mem, size_t np, isl_mem_hot_t **out) {
+  const size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t n = mem->size / os_page, first = (uintptr_t)mem->data / os_page;
+  if (np > n) np = n;
+  *out = NULL;
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  uint64_t *pm = malloc(PM_CHUNK * sizeof(uint64_t));
+  isl_mem_hot_t *hot = malloc(sizeof(*hot) + ISL_MEM_HOT_MAX_PAGES * sizeof(isl_mem_run_t));
+  int rc = pm && hot ? 0 : ISL_ENOMEM;
+  if (hot) hot->n_runs = hot->pages = 0;
+  for (size_t i = 0; i < np && rc == 0; i += PM_CHUNK) {
+    size_t cnt = np - i < PM_CHUNK ? np - i : PM_CHUNK;
+    ssize_t got = pread(fd, pm, cnt * sizeof(uint64_t), (off_t)((first + i) * sizeof(uint64_t)));
+    if (got != (ssize_t)(cnt * sizeof(uint64_t))) {
+      rc = got < 0 ? -errno : ISL_ESYS;
+      break;
+    }
+    for (size_t k = 0; k < cnt && rc == 0; k++) {
+      /* Written: a private anonymous copy, mapped by this process only (the
+       * shared zero page, mapped by pages only read, is neither). */
+      uint64_t e = pm[k];
+      if ((e & (PM_PRESENT | PM_FILE | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE) && !(e & PM_SWAPPED)) continue;
+      uint32_t pg = (uint32_t)(i + k);
+      isl_mem_run_t *last = hot->n_runs ? &hot->runs[hot->n_runs - 1] : NULL;
+      if (hot->pages == ISL_MEM_HOT_MAX_PAGES)
+        rc = ISL_ELIMIT;
+      else if (last && last->first + last->count == pg)
+        last->count++;
+      else
+        hot->runs[hot->n_runs++] = (isl_mem_run_t){pg, 1};
+      hot->pages += rc == 0;
+    }
+  }
+  free(pm);
+  close(fd);
+  if (rc < 0) {
+    free(hot);
+    return rc;
+  }
+  /* Runs are not merged over gaps: a page copied for nothing costs as much
+   * as its fault would have (~2 us), a call far less. */
+  isl_mem_hot_t *shrunk = realloc(hot, sizeof(*hot) + (hot->n_runs ? hot->n_runs : 1) * sizeof(isl_mem_run_t));
+  *out = shrunk ? shrunk : hot;
+  return 0;
+}
+
+void isl_mem__hot_prefetch(wasm_rt_memory_t *mem, const isl_mem_hot_t *hot) {
+  /* Without MADV_POPULATE_WRITE (EINVAL before Linux 5.14) the pages fault
+   * one by one as before; nothing else depends on the prefetch. */
+  static int unsupported;
+  if (!hot || __atomic_load_n(&unsupported, __ATOMIC_RELAXED)) return;
+  const size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
+  for (uint32_t r = 0; r < hot->n_runs; r++) {
+    const isl_mem_run_t *run = &hot->runs[r];
+    if ((size_t)(run->first + run->count) * os_page > mem->size) break;
+    if (madvise(mem->data + (size_t)run->first * os_page, (size_t)run->count * os_page, MADV_POPULATE_WRITE) != 0 &&
+        errno == EINVAL) {
+      __atomic_store_n(&unsupported, 1, __ATOMIC_RELAXED);
+      return;
+    }
+  }
+}
