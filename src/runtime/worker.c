@@ -9,10 +9,16 @@
  * clone that starts with the script already run, so a cold start costs a
  * clone, not a parse.
  *
+ * A clone of that snapshot then answers one synthetic "GET /" with no
+ * client and no log, and the snapshot learns the pages it wrote (its hot
+ * set, src/isolate): later clones copy them at once instead of faulting on
+ * each during their first request.
+ *
  * Modules are read from the main script's folder and below, never outside
  * it: a tenant's import must not become a way to read the host's files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +142,40 @@ static int run_main(isl_iso_t *iso, const char *path, const char *src, isl_val_t
   return rc;
 }
 
+/* Runs one synthetic GET / through a clone of w's snapshot and records
+ * what it wrote as the snapshot's hot set. The request has no HTTP side
+ * (respond/end see no req) and writes no log line; the tenant's console
+ * goes to /dev/null. Failing only loses the prefetch. */
+static void learn_hot_set(isl_rt_worker_t *w) {
+  isl_rt_worker_t quiet = *w;
+  quiet.log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  isl_rt_inst_t *inst = NULL;
+  isl_rt_exchange_t *x = calloc(1, sizeof(*x));
+  isl_val_t args[5] = {0};
+  if (quiet.log_fd < 0 || !x || isl_rt__inst_new(&quiet, NULL, NULL, &inst, NULL) < 0) goto done;
+  x->id = inst->next_exchange_id++;
+  x->inst = inst;
+  x->logged = 1;
+  x->method = strdup("GET");
+  x->path = strdup("/");
+  x->start_ns = isl_rt__now_ns();
+  inst->exchanges = x;
+  inst->n_exchanges = 1;
+  isl_iso_t *iso = inst->iso;
+  x = NULL;
+  if (isl_iso_new_number(iso, inst->exchanges->id, &args[0]) == 0 && isl_iso_new_string(iso, "GET", &args[1]) == 0 &&
+      isl_iso_new_string(iso, "http://localhost/", &args[2]) == 0 &&
+      isl_iso_new_string(iso, "host: localhost\n", &args[3]) == 0 && isl_iso_new_number(iso, 0, &args[4]) == 0 &&
+      isl_rt__inst_call(inst, w->entry->dispatch, 5, args, inst->exchanges) == 0)
+    isl_iso_snapshot_learn_hot(w->snap, iso);
+  else
+    for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
+done:
+  free(x);
+  isl_rt__inst_free(inst);
+  if (quiet.log_fd >= 0) close(quiet.log_fd);
+}
+
 int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out, isl_err_t *err) {
   const isl_rt_entry_t *entry;
   const isl_iso_snapshot_t *base = isl_rt__base(&entry, err);
@@ -196,6 +236,8 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   }
   if ((rc = isl_iso_snapshot_new(iso, &w->snap, err)) < 0) goto fail;
   isl_rt__inst_free(inst);
+  inst = NULL;
+  learn_hot_set(w);
   free(src);
   *out = w;
   return 0;
