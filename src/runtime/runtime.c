@@ -158,7 +158,14 @@ static char *request_url(isl_http_req_t *req) {
   return url;
 }
 
-static void refuse(isl_http_req_t *req, int status, const char *body) {
+/* Answers a request no worker runs, with its request log line (the path
+ * without its query, which may carry secrets). */
+static void refuse(const isl_rt_t *rt, isl_http_req_t *req, const char *tenant, int status, const char *body) {
+  if (!rt->cfg.quiet) {
+    const char *target = isl_http_req_target(req);
+    isl_rt__log("request tenant=%s method=%s path=%.*s status=%d", tenant, isl_http_req_method(req),
+                (int)strcspn(target, "?"), target, status);
+  }
   isl_http_res_simple(req, status, "text/plain; charset=utf-8", body);
   isl_http_req_release(req);
 }
@@ -167,7 +174,7 @@ static void on_request(isl_http_req_t *req) {
   isl_http_loop_t *loop = isl_http_req_loop(req);
   isl_rt_pool_t *pool = loop->data;
   isl_rt_t *rt = isl_http_server_handler_data(isl_http_loop_server(loop));
-  if (!pool) return refuse(req, 503, "The server is out of memory.\n");
+  if (!pool) return refuse(rt, req, "-", 503, "The server is out of memory.\n");
   const char *host = isl_http_req_header_get(req, "host");
   const char *target = isl_http_req_target(req);
   isl_rt_worker_t *w = isl_rt_router_match(rt->router, host ? host : "", target);
@@ -175,18 +182,17 @@ static void on_request(isl_http_req_t *req) {
   char msg[1024];
   if (!w) {
     snprintf(msg, sizeof(msg), "No worker is routed for %s%s.\n", host ? host : "", target);
-    if (!rt->cfg.quiet) isl_rt__log("request tenant=- method=%s path=%s status=404", isl_http_req_method(req), target);
-    return refuse(req, 404, msg);
+    return refuse(rt, req, "-", 404, msg);
   }
   if (w->broken) {
     snprintf(msg, sizeof(msg), "Worker \"%s\" failed to load.\n", w->name);
-    return refuse(req, 503, msg);
+    return refuse(rt, req, w->name, 503, msg);
   }
   isl_rt_inst_t *inst;
   isl_err_t err = {0};
   if (isl_rt__pool_get(pool, w, &inst, &err) < 0) {
     isl_rt__log("runtime tenant=%s event=clone_failed error=\"%s\"", w->name, err.msg);
-    return refuse(req, 503, "The worker could not be started.\n");
+    return refuse(rt, req, w->name, 503, "The worker could not be started.\n");
   }
   isl_rt_exchange_t *x = isl_rt__exchange_new(inst, req);
   char *url = request_url(req);
@@ -206,7 +212,7 @@ static void on_request(isl_http_req_t *req) {
       isl_rt__exchange_fail(x, 503, "The worker could not be started.\n");
       isl_rt__exchange_finish(x);
     } else {
-      refuse(req, 503, "The worker could not be started.\n");
+      refuse(rt, req, w->name, 503, "The worker could not be started.\n");
     }
     return after_entry(inst);
   }
