@@ -84,12 +84,14 @@ static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *arg
   (void)data;
   isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
   if (x && x->req && x->status && !x->ended && argc >= 2) {
+    uint64_t t0 = isl_rt__thread_cpu_ns();
     uint8_t *buf;
     size_t len;
     if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0)
       return isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
     int rc = isl_http_res_write(x->req, buf, len);
     free(buf);
+    x->inst->io_ns += isl_rt__thread_cpu_ns() - t0;
     if (rc < 0) return isl_iso_new_number(iso, -1, ret);
   }
   return isl_iso_new_number(iso, pending_or_gone(x), ret);

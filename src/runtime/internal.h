@@ -75,6 +75,7 @@ struct isl_rt_inst_s {
   isl_rt_timer_t *timers;
   unsigned n_timers;
   unsigned n_pending_io; /* host operations that will call back (subrequests, KV) */
+  uint64_t io_ns;        /* CPU the host spent on I/O during the current call: not charged */
   uint32_t next_exchange_id;
   uint64_t last_used_ms;
   isl_rt_inst_t *lru_prev, *lru_next;
