@@ -163,13 +163,15 @@ static void learn_hot_set(isl_rt_worker_t *w) {
   inst->n_exchanges = 1;
   isl_iso_t *iso = inst->iso;
   x = NULL;
-  if (isl_iso_new_number(iso, inst->exchanges->id, &args[0]) == 0 && isl_iso_new_string(iso, "GET", &args[1]) == 0 &&
-      isl_iso_new_string(iso, "http://localhost/", &args[2]) == 0 &&
-      isl_iso_new_string(iso, "host: localhost\n", &args[3]) == 0 && isl_iso_new_number(iso, 0, &args[4]) == 0 &&
-      isl_rt__inst_call(inst, w->entry->dispatch, 5, args, inst->exchanges) == 0)
-    isl_iso_snapshot_learn_hot(w->snap, iso);
-  else
+  if (isl_iso_new_number(iso, inst->exchanges->id, &args[0]) < 0 || isl_iso_new_string(iso, "GET", &args[1]) < 0 ||
+      isl_iso_new_string(iso, "http://localhost/", &args[2]) < 0 ||
+      isl_iso_new_string(iso, "host: localhost\n", &args[3]) < 0 || isl_iso_new_number(iso, 0, &args[4]) < 0) {
     for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
+    goto done;
+  }
+  /* The call releases args whatever happens. */
+  if (isl_rt__inst_call(inst, w->entry->dispatch, 5, args, inst->exchanges) == 0)
+    isl_iso_snapshot_learn_hot(w->snap, iso);
 done:
   free(x);
   isl_rt__inst_free(inst);
