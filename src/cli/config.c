@@ -34,13 +34,15 @@ typedef struct {
   isl_err_t *err;
 } ctx_t;
 
-static const char *const top_keys[] = {"listen", "threads", "memory_budget_mb", "http", "workers", NULL};
+static const char *const top_keys[] = {"listen", "threads", "memory_budget_mb", "cache_mb",
+                                       "http",   "workers", "routes",           NULL};
 static const char *const listen_keys[] = {"host", "port", NULL};
 static const char *const http_keys[] = {
     "max_body_mb", "max_header_kb", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections", NULL};
-static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", NULL};
-static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", NULL};
-static const char *const limits_keys[] = {"cpu_ms", "memory_mb", NULL};
+static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", "allow_origins", NULL};
+static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", "origin", NULL};
+static const char *const pass_route_keys[] = {"pattern", "origin", NULL};
+static const char *const limits_keys[] = {"cpu_ms", "memory_mb", "subrequests", NULL};
 
 /* ---- messages and field paths ------------------------------------------------------ */
 
@@ -232,9 +234,48 @@ static int oom(ctx_t *c) {
   return isl_err_set(c->err, ISL_ENOMEM, "%s: out of memory", c->file);
 }
 
+/* "http://host[:port]" or "https://...", with at most a trailing "/": the
+ * origin a route passes requests to. */
+static int valid_origin(const char *s) {
+  const char *p = strncmp(s, "http://", 7) == 0 ? s + 7 : strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+  if (!p || !*p) return 0;
+  if (*p == '[') {
+    p = strchr(p, ']');
+    if (!p) return 0;
+    p++;
+  } else {
+    size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+    if (!n) return 0;
+    p += n;
+  }
+  if (*p == ':') {
+    size_t n = strspn(p + 1, "0123456789");
+    if (n < 1 || n > 5 || atol(p + 1) > 65535) return 0;
+    p += 1 + n;
+  }
+  return *p == 0 || (p[0] == '/' && p[1] == 0);
+}
+
+/* An "origin" field of obj (path pushed) into *out (owned; NULL if none). */
+static int parse_origin(ctx_t *c, const cJSON *obj, int required, char **out) {
+  const char *origin;
+  int rc = get_str(c, obj, "origin", required, &origin);
+  if (rc != 0 || !origin) return rc;
+  if (!valid_origin(origin)) {
+    char q[96];
+    size_t mark = push_key(c, "origin");
+    rc = fail(c, "%s is not an origin like \"http://127.0.0.1:9000\"", quote(q, sizeof(q), origin));
+    pop(c, mark);
+    return rc;
+  }
+  size_t n = strlen(origin);
+  if (!(*out = strndup(origin, origin[n - 1] == '/' ? n - 1 : n))) return oom(c);
+  return 0;
+}
+
 /* One element of "routes" (path pushed): the pattern to route, in *out
- * (owned). */
-static int parse_route(ctx_t *c, const cJSON *v, isl_rt_router_t *scratch, void *target, char **out) {
+ * (owned), and the route's origin, in *origin (owned, or NULL). */
+static int parse_route(ctx_t *c, const cJSON *v, isl_rt_router_t *scratch, void *target, char **out, char **origin) {
   char d[40];
   const char *pattern;
   int custom = 0;
@@ -246,6 +287,7 @@ static int parse_route(ctx_t *c, const cJSON *v, isl_rt_router_t *scratch, void 
     const char *ignored;
     if (rc == 0) rc = get_str(c, v, "zone_name", 0, &ignored);
     if (rc == 0) rc = get_str(c, v, "zone_id", 0, &ignored);
+    if (rc == 0) rc = parse_origin(c, v, 0, origin);
     if (rc != 0) return rc;
     const cJSON *cd = cJSON_GetObjectItemCaseSensitive(v, "custom_domain");
     if (cd) {
@@ -371,11 +413,12 @@ static int parse_worker(ctx_t *c, const cJSON *w, isl_cli_config_t *cfg, size_t 
     mark = push_key(c, "routes");
     if (!cJSON_IsArray(routes)) return fail(c, "expected an array, got %s", describe(routes, d, sizeof(d)));
     size_t n = (size_t)cJSON_GetArraySize(routes);
-    if (n && !(wc->routes = calloc(n, sizeof(char *)))) return oom(c);
+    if (n && (!(wc->routes = calloc(n, sizeof(char *))) || !(wc->route_origins = calloc(n, sizeof(char *)))))
+      return oom(c);
     size_t j = 0;
     for (const cJSON *r = routes->child; r; r = r->next, j++) {
       size_t inner = push_index(c, j);
-      if ((rc = parse_route(c, r, scratch, wc, &wc->routes[j])) != 0) return rc;
+      if ((rc = parse_route(c, r, scratch, wc, &wc->routes[j], &wc->route_origins[j])) != 0) return rc;
       wc->n_routes++;
       pop(c, inner);
     }
@@ -384,12 +427,36 @@ static int parse_worker(ctx_t *c, const cJSON *w, isl_cli_config_t *cfg, size_t 
 
   if ((rc = parse_env(c, w, wc)) != 0) return rc;
 
+  const cJSON *allow = cJSON_GetObjectItemCaseSensitive(w, "allow_origins");
+  if (allow) {
+    char d[40];
+    mark = push_key(c, "allow_origins");
+    if (!cJSON_IsArray(allow)) return fail(c, "expected an array of origins, got %s", describe(allow, d, sizeof(d)));
+    size_t n = (size_t)cJSON_GetArraySize(allow);
+    if (n && !(wc->allow_origins = calloc(n, sizeof(char *)))) return oom(c);
+    size_t j = 0;
+    for (const cJSON *a = allow->child; a; a = a->next, j++) {
+      size_t inner = push_index(c, j);
+      char q[96];
+      if (!cJSON_IsString(a) || !valid_origin(a->valuestring))
+        return fail(c, "expected an origin like \"http://127.0.0.1:9000\", got %s",
+                    cJSON_IsString(a) ? quote(q, sizeof(q), a->valuestring) : describe(a, d, sizeof(d)));
+      size_t len = strlen(a->valuestring);
+      if (!(wc->allow_origins[j] = strndup(a->valuestring, a->valuestring[len - 1] == '/' ? len - 1 : len)))
+        return oom(c);
+      wc->n_allow_origins++;
+      pop(c, inner);
+    }
+    pop(c, mark);
+  }
+
   const cJSON *limits = cJSON_GetObjectItemCaseSensitive(w, "limits");
   if (limits) {
     mark = push_key(c, "limits");
     if ((rc = check_object(c, limits, limits_keys)) != 0) return rc;
     if ((rc = get_u32(c, limits, "cpu_ms", 0, 300000, &wc->cpu_ms)) != 0) return rc;
     if ((rc = get_u32(c, limits, "memory_mb", 0, 2048, &wc->memory_mb)) != 0) return rc;
+    if ((rc = get_u32(c, limits, "subrequests", 0, 10000, &wc->subrequests)) != 0) return rc;
     pop(c, mark);
   }
   return 0;
@@ -404,6 +471,42 @@ static int line_of(const char *json, size_t pos, size_t *col) {
     if (json[i] == '\n') line++, start = i + 1;
   *col = pos - start + 1;
   return line;
+}
+
+/* Top-level "routes": patterns that go straight to an origin, no worker. */
+static int parse_pass_routes(ctx_t *c, const cJSON *root, isl_rt_router_t *scratch, isl_cli_config_t *out) {
+  const cJSON *routes = cJSON_GetObjectItemCaseSensitive(root, "routes");
+  if (!routes) return 0;
+  char d[40];
+  size_t mark = push_key(c, "routes");
+  if (!cJSON_IsArray(routes)) return fail(c, "expected an array, got %s", describe(routes, d, sizeof(d)));
+  size_t n = (size_t)cJSON_GetArraySize(routes);
+  if (n && (!(out->pass_patterns = calloc(n, sizeof(char *))) || !(out->pass_origins = calloc(n, sizeof(char *)))))
+    return oom(c);
+  size_t j = 0;
+  for (const cJSON *r = routes->child; r; r = r->next, j++) {
+    size_t inner = push_index(c, j);
+    if (!cJSON_IsObject(r))
+      return fail(c, "expected an object with \"pattern\" and \"origin\", got %s", describe(r, d, sizeof(d)));
+    int rc = check_object(c, r, pass_route_keys);
+    const char *pattern;
+    if (rc == 0) rc = get_str(c, r, "pattern", 1, &pattern);
+    if (rc == 0) rc = parse_origin(c, r, 1, &out->pass_origins[j]);
+    if (rc != 0) return rc;
+    out->n_pass++;
+    if (!(out->pass_patterns[j] = strdup(pattern))) return oom(c);
+    isl_err_t rerr = {0};
+    rc = isl_rt_router_add(scratch, pattern, out, &rerr);
+    if (rc != 0) {
+      size_t pm = push_key(c, "pattern");
+      rc = rc == ISL_EINVAL ? fail(c, "%s", rerr.msg) : oom(c);
+      pop(c, pm);
+      return rc;
+    }
+    pop(c, inner);
+  }
+  pop(c, mark);
+  return 0;
 }
 
 static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_config_t *out) {
@@ -441,6 +544,7 @@ static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_
   out->threads = (unsigned)v;
   out->memory_budget_mb = 1024;
   if ((rc = get_u32(c, root, "memory_budget_mb", 1, 1 << 20, &out->memory_budget_mb)) != 0) return rc;
+  if ((rc = get_u32(c, root, "cache_mb", 0, 1 << 20, &out->cache_mb)) != 0) return rc;
 
   const cJSON *http = cJSON_GetObjectItemCaseSensitive(root, "http");
   if (http) {
@@ -472,10 +576,12 @@ static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_
     if ((rc = parse_worker(c, w, out, i, base_dir, scratch)) != 0) break;
     pop(c, inner);
   }
+  if (rc == 0) {
+    pop(c, mark);
+    rc = parse_pass_routes(c, root, scratch, out);
+  }
   isl_rt_router_free(scratch);
-  if (rc != 0) return rc;
-  pop(c, mark);
-  return 0;
+  return rc;
 }
 
 int isl_cli_config_parse(const char *json, size_t len, const char *path_for_messages, const char *base_dir,
@@ -565,13 +671,25 @@ void isl_cli_config_free(isl_cli_config_t *c) {
     isl_cli_worker_conf_t *w = &c->workers[i];
     free(w->name);
     free(w->main);
-    for (size_t k = 0; k < w->n_routes; k++) free(w->routes[k]);
+    for (size_t k = 0; k < w->n_routes; k++) {
+      free(w->routes[k]);
+      if (w->route_origins) free(w->route_origins[k]);
+    }
     free(w->routes);
+    free(w->route_origins);
+    for (size_t k = 0; k < w->n_allow_origins; k++) free(w->allow_origins[k]);
+    free(w->allow_origins);
     free(w->env_json);
     for (size_t k = 0; k < w->n_secrets; k++) free(w->secret_names[k]);
     free(w->secret_names);
   }
   free(c->workers);
+  for (size_t k = 0; k < c->n_pass; k++) {
+    free(c->pass_patterns[k]);
+    free(c->pass_origins[k]);
+  }
+  free(c->pass_patterns);
+  free(c->pass_origins);
   free(c->host);
   memset(c, 0, sizeof(*c));
 }

@@ -39,13 +39,21 @@
 //                            strings or {"pattern": ...}; "zone_name" and
 //                            "zone_id" are accepted and ignored, and
 //                            "custom_domain": true takes a bare hostname and
-//                            routes all of it (as the pattern "host/*").
+//                            routes all of it (as the pattern "host/*");
+//                            "origin": "http://host:port" names the origin the
+//                            worker's fetch(request) passes requests to.
 //                            A pattern may be used once in the whole file.
+//   allow_origins            origins fetch() may reach although they are
+//                            private (loopback, private ranges): ["http://127.0.0.1:9000"]
 //   vars                     any JSON values; names are JS identifiers
 //   secrets                  string values; names are JS identifiers, and a
 //                            name may not be both a var and a secret
 //   limits.cpu_ms            0..300000 (0: the isolate default)
 //   limits.memory_mb         0..2048 (0: the isolate default)
+//   limits.subrequests       0..10000 fetch() calls per request (0: 50)
+//   cache_mb                 0..1048576, the Cache API's cap (0: default)
+//   routes (top level)       [{"pattern": ..., "origin": ...}]: passed
+//                            straight to the origin, no worker
 //
 // Numbers must be integers. Unknown keys, and keys given twice, are
 // refused, so typos do not pass silently. Every error is ISL_EINVAL with a
@@ -70,10 +78,14 @@ typedef struct {
   char *main; /* the script's path, resolved against the config's folder */
   char **routes;
   size_t n_routes;
-  char *env_json;      /* one JSON object merging vars and secrets; "{}" when neither */
-  char **secret_names; /* which env_json keys are secrets: never log their values */
+  char **route_origins; /* per route: the origin fetch(request) goes to, or NULL (owned) */
+  char *env_json;       /* one JSON object merging vars and secrets; "{}" when neither */
+  char **secret_names;  /* which env_json keys are secrets: never log their values */
   size_t n_secrets;
   uint32_t cpu_ms, memory_mb; /* 0 = default */
+  uint32_t subrequests;       /* fetch() calls per request; 0 = default (50) */
+  char **allow_origins;       /* private origins fetch() may reach: "http://127.0.0.1:9000" */
+  size_t n_allow_origins;
 } isl_cli_worker_conf_t;
 
 typedef struct {
@@ -85,6 +97,10 @@ typedef struct {
       max_connections; /* 0 = default */
   isl_cli_worker_conf_t *workers;
   size_t n_workers;
+  uint32_t cache_mb;    /* the Cache API's memory cap, all tenants; 0 = default */
+  char **pass_patterns; /* top-level "routes": straight to an origin, no worker */
+  char **pass_origins;
+  size_t n_pass;
 } isl_cli_config_t;
 
 /*

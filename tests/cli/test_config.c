@@ -124,8 +124,21 @@ TEST(config_errors_name_the_field) {
       {W("\"a\""), "isolde.json: workers[0]: expected an object, got a string"},
       /* unknown and repeated keys */
       {"{\"workres\": []}",
-       "isolde.json: unknown key \"workres\" (expected listen, threads, memory_budget_mb, http, "
-       "workers)"},
+       "isolde.json: unknown key \"workres\" (expected listen, threads, memory_budget_mb, cache_mb, http, "
+       "workers, routes)"},
+      /* origins */
+      {"{\"workers\": [{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [{\"pattern\": \"a.test/*\", "
+       "\"origin\": \"ftp://x\"}]}]}",
+       "isolde.json: workers[0].routes[0].origin: \"ftp://x\" is not an origin like \"http://127.0.0.1:9000\""},
+      {"{\"workers\": [{\"name\": \"a\", \"main\": \"a.js\", \"allow_origins\": [\"http://x/path\"]}]}",
+       "isolde.json: workers[0].allow_origins[0]: expected an origin like \"http://127.0.0.1:9000\", got "
+       "\"http://x/path\""},
+      {"{\"routes\": [{\"pattern\": \"s.test/*\"}], \"workers\": [" OK_W "]}",
+       "isolde.json: routes[0]: missing \"origin\""},
+      {"{\"routes\": [\"s.test/*\"], \"workers\": [" OK_W "]}",
+       "isolde.json: routes[0]: expected an object with \"pattern\" and \"origin\", got a string"},
+      {"{\"workers\": [{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"subrequests\": -1}}]}",
+       "isolde.json: workers[0].limits.subrequests: expected an integer from 0 to 10000, got -1"},
       {"{\"listen\": {\"hots\": \"x\"}, \"workers\": [" OK_W "]}", "isolde.json: listen: unknown key \"hots\""},
       {"{\"http\": {\"max_body\": 1}, \"workers\": [" OK_W "]}", "isolde.json: http: unknown key \"max_body\""},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"route\": \"x/*\"}"),
@@ -326,6 +339,28 @@ TEST(config_load_reads_file_and_resolves_main) {
   CHECK_EQ_INT(isl_cli_config_load(dir, &c, &err), -EISDIR);
   CHECK(strstr(err.msg, "cannot read") != NULL);
   rmdir(dir);
+}
+
+TEST(config_reads_origins_and_pass_through_routes) {
+  const char *json =
+      "{\"cache_mb\": 64, \"routes\": [{\"pattern\": \"static.test/*\", \"origin\": \"http://127.0.0.1:9001/\"}],\n"
+      " \"workers\": [{\"name\": \"a\", \"main\": \"a.js\",\n"
+      "   \"routes\": [\"plain.test/*\", {\"pattern\": \"shop.test/*\", \"origin\": \"https://[::1]:8443\"}],\n"
+      "   \"allow_origins\": [\"http://127.0.0.1:9002\"], \"limits\": {\"subrequests\": 7}}]}";
+  isl_cli_config_t c;
+  isl_err_t err = {0};
+  CHECK_MSG(isl_cli_config_parse(json, strlen(json), "isolde.json", NULL, &c, &err) == 0, "%s", err.msg);
+  CHECK_EQ_INT(c.cache_mb, 64);
+  CHECK_EQ_INT(c.n_pass, 1);
+  CHECK_EQ_STR(c.pass_patterns[0], "static.test/*");
+  CHECK_EQ_STR(c.pass_origins[0], "http://127.0.0.1:9001");
+  CHECK_EQ_INT(c.workers[0].n_routes, 2);
+  CHECK(c.workers[0].route_origins[0] == NULL);
+  CHECK_EQ_STR(c.workers[0].route_origins[1], "https://[::1]:8443");
+  CHECK_EQ_INT(c.workers[0].n_allow_origins, 1);
+  CHECK_EQ_STR(c.workers[0].allow_origins[0], "http://127.0.0.1:9002");
+  CHECK_EQ_INT(c.workers[0].subrequests, 7);
+  isl_cli_config_free(&c);
 }
 
 TEST(config_cli_vars_to_json) {
