@@ -142,9 +142,10 @@ TEST(config_errors_name_the_field) {
       {"{\"listen\": {\"hots\": \"x\"}, \"workers\": [" OK_W "]}", "isolde.json: listen: unknown key \"hots\""},
       {"{\"http\": {\"max_body\": 1}, \"workers\": [" OK_W "]}", "isolde.json: http: unknown key \"max_body\""},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"route\": \"x/*\"}"),
-       "isolde.json: workers[0]: unknown key \"route\" (expected name, main, routes, vars, secrets, limits)"},
+       "isolde.json: workers[0]: unknown key \"route\" (expected name, main, routes, vars, secrets, limits, "
+       "allow_origins)"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"cpu\": 5}}"),
-       "isolde.json: workers[0].limits: unknown key \"cpu\" (expected cpu_ms, memory_mb)"},
+       "isolde.json: workers[0].limits: unknown key \"cpu\" (expected cpu_ms, memory_mb, subrequests)"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"name\": \"b\"}"),
        "isolde.json: workers[0]: key \"name\" is given twice"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"vars\": {\"X\": 1, \"X\": 2}}"),
@@ -193,7 +194,8 @@ TEST(config_errors_name_the_field) {
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [{\"pattern\": 1}]}"),
        "isolde.json: workers[0].routes[0].pattern: expected a string, got 1"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [{\"pattern\": \"a.com/*\", \"zone\": \"a.com\"}]}"),
-       "isolde.json: workers[0].routes[0]: unknown key \"zone\" (expected pattern, zone_name, zone_id, custom_domain)"},
+       "isolde.json: workers[0].routes[0]: unknown key \"zone\" (expected pattern, zone_name, zone_id, custom_domain, "
+       "origin)"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [{\"pattern\": \"a.com/*\", \"custom_domain\": 1}]}"),
        "isolde.json: workers[0].routes[0].custom_domain: expected true or false, got 1"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"routes\": [{\"pattern\": \"a.com/*\", \"custom_domain\": true}]}"),
