@@ -3,6 +3,7 @@
  * server, stop gracefully on SIGTERM or SIGINT.
  *
  *   isolde dev worker.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...
+ *                        [--allow-origin URL]... [--origin URL]
  *   isolde serve --config isolde.json
  *
  * dev serves one worker for every request, like `wrangler dev`; a script
@@ -82,7 +83,9 @@ int isl_cli_dev(int argc, char **argv) {
   const char *script = NULL;
   isl_http_config_t hc = {.host = "127.0.0.1", .port = 8787};
   char **vars = calloc((size_t)argc, sizeof(char *));
-  size_t n_vars = 0;
+  const char **allow = calloc((size_t)argc + 1, sizeof(char *));
+  size_t n_vars = 0, n_allow = 0;
+  const char *origin = NULL;
   unsigned long v;
   int status = 2;
   for (int i = 0; i < argc; i++) {
@@ -104,6 +107,14 @@ int isl_cli_dev(int argc, char **argv) {
       if (!next) goto usage;
       vars[n_vars++] = (char *)next;
       i++;
+    } else if (strcmp(a, "--allow-origin") == 0) {
+      if (!next) goto usage;
+      allow[n_allow++] = next;
+      i++;
+    } else if (strcmp(a, "--origin") == 0) {
+      if (!next) goto usage;
+      origin = next;
+      i++;
     } else if (a[0] == '-' || script) {
       goto usage;
     } else {
@@ -118,8 +129,12 @@ int isl_cli_dev(int argc, char **argv) {
     goto out;
   }
   char name[256];
-  isl_rt_worker_config_t wc = {
-      .name = base_name(script, name, sizeof(name)), .main_path = script, .env_json = env, .log_fd = -1};
+  isl_rt_worker_config_t wc = {.name = base_name(script, name, sizeof(name)),
+                               .main_path = script,
+                               .env_json = env,
+                               .allow_origins = allow,
+                               .n_allow_origins = n_allow,
+                               .log_fd = -1};
   isl_rt_worker_t *w = NULL;
   int rc = isl_rt_worker_load(&wc, &w, &err);
   free(env);
@@ -130,7 +145,8 @@ int isl_cli_dev(int argc, char **argv) {
   }
   isl_rt_config_t rc_cfg = {.threads = hc.threads};
   isl_rt_t *rt = NULL;
-  if (isl_rt_new(&rc_cfg, &rt) < 0 || isl_rt_add_worker(rt, w, NULL, 0, &err) < 0) {
+  isl_rt_route_t everything = {NULL, origin};
+  if (isl_rt_new(&rc_cfg, &rt) < 0 || isl_rt_add_worker(rt, w, &everything, 1, &err) < 0) {
     fprintf(stderr, "isolde: cannot start the runtime\n");
     isl_rt_free(rt);
     status = 1;
@@ -140,10 +156,14 @@ int isl_cli_dev(int argc, char **argv) {
   isl_rt_free(rt);
 out:
   free(vars);
+  free(allow);
   return status;
 usage:
-  fprintf(stderr, "usage: isolde dev WORKER.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...\n");
+  fprintf(stderr,
+          "usage: isolde dev WORKER.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...\n"
+          "                  [--allow-origin URL]... [--origin URL]\n");
   free(vars);
+  free(allow);
   return 2;
 }
 
@@ -168,6 +188,7 @@ int isl_cli_serve(int argc, char **argv) {
     return 1;
   }
   isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads};
+  isl_rt_route_t *routes = NULL;
   isl_rt_t *rt = NULL;
   int status = 1;
   if (isl_rt_new(&rcfg, &rt) < 0) goto out;
@@ -181,9 +202,15 @@ int isl_cli_serve(int argc, char **argv) {
                                 .n_secrets = wc->n_secrets,
                                 .cpu_ms = wc->cpu_ms,
                                 .memory_mb = wc->memory_mb,
+                                .subrequests = wc->subrequests,
+                                .allow_origins = (const char *const *)wc->allow_origins,
+                                .n_allow_origins = wc->n_allow_origins,
                                 .log_fd = -1};
     isl_rt_worker_t *w = NULL;
-    const char *const *routes = (const char *const *)wc->routes;
+    free(routes);
+    routes = calloc(wc->n_routes ? wc->n_routes : 1, sizeof(*routes));
+    if (!routes) goto out;
+    for (size_t k = 0; k < wc->n_routes; k++) routes[k] = (isl_rt_route_t){wc->routes[k], wc->route_origins[k]};
     memset(&err, 0, sizeof(err));
     if (isl_rt_worker_load(&c, &w, &err) < 0) {
       fprintf(stderr, "isolde: worker \"%s\" failed to load: %s\n", wc->name, err.msg);
@@ -193,6 +220,10 @@ int isl_cli_serve(int argc, char **argv) {
     if (isl_rt_add_worker(rt, w, routes, wc->n_routes, &err) < 0) goto fail;
     loaded++;
     printf("isolde: worker \"%s\" loaded (%zu route%s)\n", wc->name, wc->n_routes, wc->n_routes == 1 ? "" : "s");
+  }
+  for (size_t k = 0; k < cfg.n_pass; k++) {
+    isl_rt_route_t r = {cfg.pass_patterns[k], cfg.pass_origins[k]};
+    if (isl_rt_add_pass_route(rt, &r, &err) < 0) goto fail;
   }
   isl_http_config_t hc = {.host = cfg.host,
                           .port = cfg.port,
@@ -209,6 +240,7 @@ int isl_cli_serve(int argc, char **argv) {
 fail:
   fprintf(stderr, "isolde: %s\n", err.msg);
 out:
+  free(routes);
   isl_rt_free(rt);
   isl_cli_config_free(&cfg);
   return status;

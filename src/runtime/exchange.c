@@ -75,12 +75,14 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
   }
   free(x->method);
   free(x->path);
+  free(x->host);
   free(x);
 }
 
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req) {
   isl_rt_exchange_t *x = calloc(1, sizeof(*x));
   if (!x) return NULL;
+  x->kind = ISL_RT_KIND_EXCHANGE;
   x->id = inst->next_exchange_id++;
   if (!inst->next_exchange_id) inst->next_exchange_id = 1;
   x->inst = inst;
@@ -88,12 +90,15 @@ isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req
   x->body_done = !isl_http_req_has_body(req);
   x->start_ns = isl_rt__now_ns();
   x->method = strdup(isl_http_req_method(req));
+  const char *host = isl_http_req_header_get(req, "host");
+  x->host = strdup(host ? host : "");
   const char *target = isl_http_req_target(req);
   size_t n = strcspn(target, "?");
   x->path = strndup(target, n);
-  if (!x->method || !x->path) {
+  if (!x->method || !x->path || !x->host) {
     free(x->method);
     free(x->path);
+    free(x->host);
     free(x);
     return NULL;
   }

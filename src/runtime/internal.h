@@ -28,11 +28,18 @@ typedef struct isl_rt_inst_s isl_rt_inst_t;
 typedef struct isl_rt_exchange_s isl_rt_exchange_t;
 typedef struct isl_rt_pool_s isl_rt_pool_t;
 
+/* Where a route leads: a worker, an origin, or a worker in front of an origin. */
+typedef struct {
+  isl_rt_worker_t *worker; /* NULL: the request goes straight to the origin */
+  char *origin;            /* "http://host:port", or NULL */
+} isl_rt__route_t;
+
 /* Handles into the prelude's entry object (entry.js), valid in every clone
  * of the base snapshot because they were made before it was taken. */
 typedef struct {
   isl_val_t entry;
   isl_val_t timer, set_env, register_module, dispatch, body_chunk, body_end, abort;
+  isl_val_t fetch_response, fetch_chunk, fetch_done;
 } isl_rt_entry_t;
 
 /* ---- prelude.c --------------------------------------------------------------- */
@@ -44,8 +51,11 @@ int isl_rt__host_console(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_crypto(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_timers(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_http(isl_iso_t *iso, isl_val_t host);
+int isl_rt__host_fetch(isl_iso_t *iso, isl_val_t host);
 /* Stops and frees every timer of an instance (when it is discarded). */
 void isl_rt__timers_close(isl_rt_inst_t *inst);
+/* Aborts every subrequest of an instance (when it is discarded). */
+void isl_rt__subs_abort(isl_rt_inst_t *inst);
 
 /* ---- worker.c ---------------------------------------------------------------- */
 struct isl_rt_worker_s {
@@ -55,9 +65,12 @@ struct isl_rt_worker_s {
   isl_iso_limits_t limits;
   isl_iso_snapshot_t *snap;
   const isl_rt_entry_t *entry;
-  int log_fd;     /* the tenant's log sink; < 0 = stdout/stderr */
-  char *broken;   /* failed to load: the reason, answered with 503 */
-  unsigned index; /* position in the runtime's worker table */
+  int log_fd;           /* the tenant's log sink; < 0 = stdout/stderr */
+  char *broken;         /* failed to load: the reason, answered with 503 */
+  unsigned index;       /* position in the runtime's worker table */
+  unsigned subrequests; /* fetch() calls per request */
+  char **allow_origins; /* private origins fetch() may reach */
+  size_t n_allow_origins;
 };
 /* Writes one line to the tenant's log: "[name] level: text". */
 void isl_rt__tenant_log(const isl_rt_worker_t *w, const char *level, const char *text, size_t len);
@@ -74,8 +87,12 @@ struct isl_rt_inst_s {
   unsigned n_exchanges;
   isl_rt_timer_t *timers;
   unsigned n_timers;
-  unsigned n_pending_io; /* host operations that will call back (subrequests, KV) */
-  uint64_t io_ns;        /* CPU the host spent on I/O during the current call: not charged */
+  unsigned n_pending_io;     /* host operations that will call back (subrequests, KV) */
+  struct isl_rt_sub_s *subs; /* subrequests in flight (host_fetch.c) */
+  uint32_t next_sub_id;
+  struct isl_fetch_client_s *fetch; /* the loop's HTTP client, or NULL */
+  isl_rt_exchange_t *current;       /* the request the current call runs for, if known */
+  uint64_t io_ns;                   /* CPU the host spent on I/O during the current call: not charged */
   uint32_t next_exchange_id;
   uint64_t last_used_ms;
   isl_rt_inst_t *lru_prev, *lru_next;
@@ -101,7 +118,12 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst);
 
 /* ---- exchange.c --------------------------------------------------------------- */
+/* What req->data of an HTTP request points to: an exchange (a worker
+ * answers) or a proxy (an origin answers); both start with their kind. */
+enum { ISL_RT_KIND_EXCHANGE = 1, ISL_RT_KIND_PROXY = 2 };
+
 struct isl_rt_exchange_s {
+  int kind; /* ISL_RT_KIND_EXCHANGE */
   uint32_t id;
   isl_rt_inst_t *inst;
   isl_http_req_t *req; /* NULL once released (aborted or done) */
@@ -113,10 +135,13 @@ struct isl_rt_exchange_s {
   int ended;         /* response ended */
   int done;          /* JS said its waitUntil work is over */
   char *method, *path;
-  int logged;      /* the request log line was written */
-  int log_pending; /* ended inside a call: log once its CPU time is in */
-  int finished;    /* done inside a call: free once its CPU time is in */
-  int body_done;   /* no request body bytes are still to come */
+  int logged;                   /* the request log line was written */
+  int log_pending;              /* ended inside a call: log once its CPU time is in */
+  int finished;                 /* done inside a call: free once its CPU time is in */
+  int body_done;                /* no request body bytes are still to come */
+  const isl_rt__route_t *route; /* the route it came by (its origin) */
+  char *host;                   /* the request's Host header, "" if none */
+  unsigned subrequests;         /* fetch() calls made for it */
 };
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
 void isl_rt__exchange_log(isl_rt_exchange_t *x);
@@ -135,7 +160,8 @@ struct isl_rt_pool_s {
   isl_rt_inst_t *lru_head, *lru_tail; /* most recently used first */
   size_t budget_bytes;
   uint64_t cold_starts, evictions;
-  uv_timer_t sweep; /* cuts off overdue waitUntil work */
+  uv_timer_t sweep;                 /* cuts off overdue waitUntil work */
+  struct isl_fetch_client_s *fetch; /* subrequests of this loop's instances */
 };
 #ifndef ISL_RT_WAIT_UNTIL_MS
 #define ISL_RT_WAIT_UNTIL_MS 30000 /* waitUntil work allowed after the response, as in Workers */
@@ -163,9 +189,13 @@ struct isl_rt_s {
   isl_rt_config_t cfg;
   isl_rt_worker_t **workers;
   size_t n_workers;
-  void *router;              /* isl_rt_router_t */
-  isl_rt_worker_t *fallback; /* `isolde dev`: serves every request */
+  void *router;             /* isl_rt_router_t, to isl_rt__route_t */
+  isl_rt__route_t **routes; /* every route, to free them */
+  size_t n_routes;
+  isl_rt__route_t *fallback; /* takes what no route claims (`isolde dev`), or NULL */
 };
+/* proxy.c: answers req from origin, with no worker (a route with only an origin). */
+void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin);
 /* Host log (stderr), one key=value line. */
 void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

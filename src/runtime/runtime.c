@@ -47,31 +47,68 @@ void isl_rt_free(isl_rt_t *rt) {
   if (!rt) return;
   for (size_t i = 0; i < rt->n_workers; i++) isl_rt_worker_free(rt->workers[i]);
   free(rt->workers);
+  for (size_t i = 0; i < rt->n_routes; i++) {
+    free(rt->routes[i]->origin);
+    free(rt->routes[i]);
+  }
+  free(rt->routes);
   isl_rt_router_free(rt->router);
   free(rt);
 }
 
-static int add(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n, isl_err_t *err) {
+/* A route: its worker (NULL: straight to the origin) and origin (NULL:
+ * none). A NULL pattern is the fallback that takes what no route claims. */
+static int add_route(isl_rt_t *rt, isl_rt_worker_t *w, const isl_rt_route_t *r, isl_err_t *err) {
+  isl_rt__route_t **rs = realloc(rt->routes, (rt->n_routes + 1) * sizeof(*rs));
+  if (!rs) return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  rt->routes = rs;
+  isl_rt__route_t *route = calloc(1, sizeof(*route));
+  if (!route || (r->origin && !(route->origin = strdup(r->origin)))) {
+    free(route);
+    return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  }
+  route->worker = w;
+  int rc = r->pattern ? isl_rt_router_add(rt->router, r->pattern, route, err) : 0;
+  if (rc < 0) {
+    free(route->origin);
+    free(route);
+    return rc;
+  }
+  if (!r->pattern) rt->fallback = route;
+  rt->routes[rt->n_routes++] = route;
+  return 0;
+}
+
+static int add(isl_rt_t *rt, isl_rt_worker_t *w, const isl_rt_route_t *routes, size_t n, isl_err_t *err) {
   isl_rt_worker_t **ws = realloc(rt->workers, (rt->n_workers + 1) * sizeof(*ws));
   if (!ws) return isl_err_set(err, ISL_ENOMEM, "out of memory");
   rt->workers = ws;
+  static const isl_rt_route_t everything = {NULL, NULL};
+  if (!n) {
+    routes = &everything;
+    n = 1;
+  }
   for (size_t i = 0; i < n; i++) {
-    int rc = isl_rt_router_add(rt->router, routes[i], w, err);
+    int rc = add_route(rt, w, &routes[i], err);
     if (rc < 0) return rc;
   }
-  if (!n) rt->fallback = w;
   w->index = (unsigned)rt->n_workers;
   rt->workers[rt->n_workers++] = w;
   return 0;
 }
 
-int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n, isl_err_t *err) {
+int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const isl_rt_route_t *routes, size_t n, isl_err_t *err) {
   int rc = add(rt, w, routes, n, err);
   if (rc < 0) isl_rt_worker_free(w);
   return rc;
 }
 
-int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const char *const *routes, size_t n,
+int isl_rt_add_pass_route(isl_rt_t *rt, const isl_rt_route_t *route, isl_err_t *err) {
+  if (!route->origin) return isl_err_set(err, ISL_EINVAL, "a route with no worker needs an origin");
+  return add_route(rt, NULL, route, err);
+}
+
+int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const isl_rt_route_t *routes, size_t n,
                       isl_err_t *err) {
   isl_rt_worker_t *w = calloc(1, sizeof(*w));
   if (!w) return isl_err_set(err, ISL_ENOMEM, "out of memory");
@@ -177,9 +214,11 @@ static void on_request(isl_http_req_t *req) {
   if (!pool) return refuse(rt, req, "-", 503, "The server is out of memory.\n");
   const char *host = isl_http_req_header_get(req, "host");
   const char *target = isl_http_req_target(req);
-  isl_rt_worker_t *w = isl_rt_router_match(rt->router, host ? host : "", target);
-  if (!w) w = rt->fallback;
+  isl_rt__route_t *route = isl_rt_router_match(rt->router, host ? host : "", target);
+  if (!route) route = rt->fallback;
+  isl_rt_worker_t *w = route ? route->worker : NULL;
   char msg[1024];
+  if (route && !w) return refuse(rt, req, "-", 502, "origin pass-through: not built yet\n"); /* WIP */
   if (!w) {
     snprintf(msg, sizeof(msg), "No worker is routed for %s%s.\n", host ? host : "", target);
     return refuse(rt, req, "-", 404, msg);
@@ -195,6 +234,7 @@ static void on_request(isl_http_req_t *req) {
     return refuse(rt, req, w->name, 503, "The worker could not be started.\n");
   }
   isl_rt_exchange_t *x = isl_rt__exchange_new(inst, req);
+  if (x) x->route = route;
   char *url = request_url(req);
   char *headers = header_text(req);
   isl_val_t args[5] = {0};

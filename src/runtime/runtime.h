@@ -34,15 +34,22 @@ typedef struct {
   const char *env_json;            /* a JSON object: vars and secrets; NULL = {} */
   const char *const *secret_names; /* env keys whose values are never logged */
   size_t n_secrets;
-  uint32_t cpu_ms;    /* CPU limit per request; 0 = ISL_ISO_CPU_MS */
-  uint32_t memory_mb; /* memory cap per isolate; 0 = ISL_ISO_MEMORY_MAX_MB */
-  int log_fd;         /* the tenant's log (console.*, errors); < 0 = stdout */
+  uint32_t cpu_ms;                  /* CPU limit per request; 0 = ISL_ISO_CPU_MS */
+  uint32_t memory_mb;               /* memory cap per isolate; 0 = ISL_ISO_MEMORY_MAX_MB */
+  uint32_t subrequests;             /* fetch() calls per request; 0 = ISL_RT_SUBREQUESTS */
+  const char *const *allow_origins; /* private origins fetch() may reach ("http://127.0.0.1:9000"); borrowed */
+  size_t n_allow_origins;
+  int log_fd; /* the tenant's log (console.*, errors); < 0 = stdout */
 } isl_rt_worker_config_t;
 
 /* Loads a worker: runs its script once in a clone of the prelude and
  * snapshots the result. err says what failed (with file:line for JS). */
 int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out, isl_err_t *err);
 void isl_rt_worker_free(isl_rt_worker_t *w);
+
+#ifndef ISL_RT_SUBREQUESTS
+#define ISL_RT_SUBREQUESTS 50
+#endif
 
 #ifndef ISL_RT_MEMORY_BUDGET_MB
 #define ISL_RT_MEMORY_BUDGET_MB 1024
@@ -54,12 +61,23 @@ typedef struct {
   int quiet;                 /* no request log lines */
 } isl_rt_config_t;
 
+/* A route: a Workers pattern ("example.com/api/" and a star; NULL = every request
+ * no other route claims) and the origin behind it ("http://10.0.0.5:8080",
+ * or NULL): where the worker's fetch(request) for the route's own host
+ * goes, or, with no worker, where requests go straight. Both borrowed. */
+typedef struct {
+  const char *pattern;
+  const char *origin;
+} isl_rt_route_t;
+
 int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out);
-/* Serves w (takes it) for requests matching any of routes (Workers
- * patterns); with no routes, w serves every request no route claims. */
-int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const char *const *routes, size_t n_routes, isl_err_t *err);
+/* Serves w (takes it) for requests matching any of routes; with no
+ * routes, w serves every request no route claims. */
+int isl_rt_add_worker(isl_rt_t *rt, isl_rt_worker_t *w, const isl_rt_route_t *routes, size_t n_routes, isl_err_t *err);
+/* A route with no worker: requests go straight to route->origin. */
+int isl_rt_add_pass_route(isl_rt_t *rt, const isl_rt_route_t *route, isl_err_t *err);
 /* A tenant that failed to load: its routes answer 503 with `reason`. */
-int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const char *const *routes, size_t n_routes,
+int isl_rt_add_broken(isl_rt_t *rt, const char *name, const char *reason, const isl_rt_route_t *routes, size_t n_routes,
                       isl_err_t *err);
 /* Fills h with the runtime's request handler (h->data = rt). */
 void isl_rt_http_handler(isl_rt_t *rt, isl_http_handler_t *h);

@@ -95,6 +95,8 @@ void isl_rt_worker_free(isl_rt_worker_t *w) {
   free(w->dir);
   free(w->main_path);
   free(w->broken);
+  for (size_t i = 0; i < w->n_allow_origins; i++) free(w->allow_origins[i]);
+  free(w->allow_origins);
   free(w);
 }
 
@@ -190,6 +192,14 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   w->name = strdup(cfg->name ? cfg->name : "");
   w->limits.cpu_ms = cfg->cpu_ms ? cfg->cpu_ms : ISL_ISO_CPU_MS;
   w->limits.memory_max_mb = cfg->memory_mb ? cfg->memory_mb : ISL_ISO_MEMORY_MAX_MB;
+  w->subrequests = cfg->subrequests ? cfg->subrequests : ISL_RT_SUBREQUESTS;
+  if (cfg->n_allow_origins && !(w->allow_origins = calloc(cfg->n_allow_origins, sizeof(char *)))) {
+    free(w->name);
+    free(w);
+    return isl_err_set(err, ISL_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < cfg->n_allow_origins; i++)
+    if ((w->allow_origins[i] = strdup(cfg->allow_origins[i]))) w->n_allow_origins++;
   isl_rt_inst_t *inst = NULL;
   char *src = NULL;
   int rc;
