@@ -1,0 +1,169 @@
+/*
+ * fetch.h - the contract of src/fetch: the HTTP client behind a worker's
+ * fetch(). No JavaScript here.
+ *
+ * One client per uv loop (thread). It drives libcurl's multi interface from
+ * that loop: curl tells us which sockets to watch (uv_poll_t) and when to
+ * wake it (one uv_timer_t); we never block the loop and start no thread per
+ * request. (curl's threaded resolver runs a short-lived thread per DNS
+ * lookup of a host name; IP literals need none.) Many subrequests share the
+ * client, its connection cache and its DNS cache.
+ *
+ * Every connection is checked against the fetch's policy on the address it
+ * actually resolved to, also after redirects and when a cached connection
+ * is reused; only http and https URLs are fetched; no proxies from the
+ * environment, no cookies, no signals. Bodies stream both ways without
+ * being buffered whole (the request body is given whole and copied).
+ *
+ * What it does not do: content decoding (bytes come as the origin sent
+ * them: no Accept-Encoding is added and Content-Encoding is left alone),
+ * caching, cookies, HTTP/3. See docs/fetch.md.
+ *
+ * Threads: everything is called on the client's loop thread; every callback
+ * runs there, never from inside isl_fetch_start / isl_fetch_pause /
+ * isl_fetch_abort.
+ */
+#ifndef ISL_FETCH_H
+#define ISL_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "common/err.h"
+#include "http/http.h"
+
+/* ---- tunables (0 in a request means these) -------------------------------- */
+#ifndef ISL_FETCH_TIMEOUT_MS
+#define ISL_FETCH_TIMEOUT_MS 30000u
+#endif
+#ifndef ISL_FETCH_MAX_HEADER_BYTES
+#define ISL_FETCH_MAX_HEADER_BYTES (64u << 10)
+#endif
+#ifndef ISL_FETCH_MAX_REDIRECTS
+#define ISL_FETCH_MAX_REDIRECTS 20
+#endif
+
+/* ---- error kinds (on_done's err) -----------------------------------------------
+ * Besides these: UV_ECONNREFUSED (nothing listens there), UV_ETIMEDOUT
+ * (timeout_ms passed), ISL_ENOMEM. Isolde's own codes in src/common/err.h
+ * use -4001..; fetch's use -4101.. so they never collide.
+ */
+#define ISL_FETCH_ERRNO_MAP(X)                                                        \
+  X(EDNS, -4101, "DNS lookup failed")                                                 \
+  X(ETLS, -4102, "TLS handshake or certificate check failed")                         \
+  X(EBLOCKED, -4103, "blocked by the fetch policy")                                   \
+  X(EREDIRECT, -4104, "redirect not followed (too many, or redirect mode \"error\")") \
+  X(EPROTO, -4105, "invalid or oversized response from the origin")                   \
+  X(ENET, -4106, "connection failed or was reset")
+
+typedef enum {
+#define ISL_FETCH_ERR_ENUM(name, value, msg) ISL_FETCH_##name = (value),
+  ISL_FETCH_ERRNO_MAP(ISL_FETCH_ERR_ENUM)
+#undef ISL_FETCH_ERR_ENUM
+} isl_fetch_errno_t;
+
+/* A fetch code's message ("DNS lookup failed"); other codes go to
+ * isl_strerror / uv_strerror. Static strings. */
+const char *isl_fetch_strerror(int code);
+/* "ISL_FETCH_EDNS", "UV_ETIMEDOUT", ... (static). */
+const char *isl_fetch_err_name(int code);
+
+/* ---- types ------------------------------------------------------------------------ */
+
+typedef struct isl_fetch_client_s isl_fetch_client_t; /* one per uv loop */
+typedef struct isl_fetch_s isl_fetch_t;               /* one subrequest */
+
+/* Who may be connected to. Copied by isl_fetch_start; NULL = all zero:
+ * public addresses only. */
+typedef struct {
+  /* 1 = loopback/private/link-local/unspecified addresses allowed */
+  int allow_private;
+  /* "http://127.0.0.1:9000" (scheme://host[:port], default port if none):
+   * connections for URLs of exactly this origin are allowed even to a
+   * private address. Borrowed for the call. */
+  const char *const *allowed_origins;
+  size_t n_allowed;
+  /* e.g. the admin port: refused on every address, whatever else says. */
+  const int *denied_ports;
+  size_t n_denied_ports;
+} isl_fetch_policy_t;
+
+enum { ISL_FETCH_REDIRECT_FOLLOW = 0, ISL_FETCH_REDIRECT_MANUAL = 1, ISL_FETCH_REDIRECT_ERROR = 2 };
+
+typedef struct {
+  const char *method, *url; /* borrowed for the call; method NULL = "GET" */
+  /* Borrowed for the call. Hop-by-hop and framing headers (Connection,
+   * Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Content-Length,
+   * Proxy-*, Host, Expect) are dropped: the URL and curl frame the request. */
+  const isl_http_header_t *headers;
+  size_t n_headers;
+  /* The whole request body (may be NULL/0); copied. Not allowed with GET
+   * or HEAD (ISL_EINVAL). POST/PUT/PATCH without one send Content-Length 0. */
+  const void *body;
+  size_t body_len;
+  /* ISL_FETCH_REDIRECT_FOLLOW (at most ISL_FETCH_MAX_REDIRECTS; 301/302/303
+   * turn POST into GET) | _MANUAL (3xx returned as is) | _ERROR (a 3xx with
+   * Location -> ISL_FETCH_EREDIRECT) */
+  int redirect;
+  /* Whole exchange incl. redirects and body, paused time included;
+   * 0 = ISL_FETCH_TIMEOUT_MS. */
+  uint32_t timeout_ms;
+  /* Cap on one response head (status line + headers); over ->
+   * ISL_FETCH_EPROTO; 0 = ISL_FETCH_MAX_HEADER_BYTES. */
+  size_t max_header_bytes;
+} isl_fetch_request_t;
+
+typedef struct {
+  /* The final response's head (after redirects, if followed), once, as soon
+   * as it has arrived. status_text is the reason phrase as sent ("" on
+   * HTTP/2); headers in arrival order, repeated ones kept (two Set-Cookie
+   * are two entries), names and values NUL-terminated; all borrowed for the
+   * call. May be NULL. */
+  void (*on_response)(isl_fetch_t *f, int status, const char *status_text, const isl_http_header_t *headers, size_t n,
+                      const char *final_url);
+  /* Body bytes as they arrive, de-chunked but not content-decoded. Borrowed
+   * for the call. Not called while paused. May be NULL. */
+  void (*on_body)(isl_fetch_t *f, const char *data, size_t len);
+  /* Exactly once per fetch unless isl_fetch_abort (or client free) came
+   * first; f is freed when it returns. err 0 = complete (on_response has been
+   * called), else a code above and msg in words a worker author understands:
+   * "connection refused by 127.0.0.1:9", "DNS lookup of nosuch.invalid
+   * failed", "timed out after 100 ms", "blocked: 10.0.0.1 is a private
+   * address (allow its origin with allow_origins)". msg borrowed. */
+  void (*on_done)(isl_fetch_t *f, int err, const char *msg);
+  void *data;
+} isl_fetch_callbacks_t;
+
+/* ---- the client --------------------------------------------------------------------- */
+
+/* *out is owned: isl_fetch_client_free. Returns 0, ISL_ENOMEM or ISL_ESYS. */
+int isl_fetch_client_new(uv_loop_t *loop, isl_fetch_client_t **out);
+/* Aborts everything in flight (no callbacks), closes its uv handles; the
+ * memory is released once they are closed (the loop must run on). Not from
+ * inside a fetch callback. NULL is allowed. */
+void isl_fetch_client_free(isl_fetch_client_t *c);
+/* Fetches in flight (started, on_done not yet called, not aborted). */
+size_t isl_fetch_client_active(const isl_fetch_client_t *c);
+
+/* ---- fetches ------------------------------------------------------------------------ */
+
+/* Starts a subrequest. req, policy (NULL = public addresses only) and cb are
+ * copied. *out (may be NULL) is valid until on_done returns or
+ * isl_fetch_abort. Returns 0, or ISL_EINVAL (bad method, URL, scheme other
+ * than http/https, header with CR/LF, body on GET/HEAD) or ISL_ENOMEM with
+ * err filled; then no callback is called. May be called from a callback. */
+int isl_fetch_start(isl_fetch_client_t *c, const isl_fetch_request_t *req, const isl_fetch_policy_t *policy,
+                    const isl_fetch_callbacks_t *cb, isl_fetch_t **out, isl_err_t *err);
+/* No callback after this returns; frees f (at once, or once curl lets go
+ * of it). Safe from inside a callback, also of f itself (not on_done). */
+void isl_fetch_abort(isl_fetch_t *f);
+/* paused 1: no on_body after this returns, and curl stops reading the
+ * socket once its buffer is full (back-pressure). paused 0: delivery
+ * resumes from a later loop iteration, never inside this call. */
+void isl_fetch_pause(isl_fetch_t *f, int paused);
+/* cb->data */
+void *isl_fetch_data(isl_fetch_t *f);
+
+#endif
