@@ -30,7 +30,7 @@ LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lpthread -lm
 ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include
 RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__trap -include src/isolate/trap_handler.h
 
-LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/runtime/*.c)
+LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/runtime/*.c src/cache/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 # The tests link everything but main() of the command-line tool.
 CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))

@@ -3,4 +3,5 @@
 #include "isolate/list.h"
 #include "http/list.h"
 #include "runtime/list.h"
+#include "cache/list.h"
 #include "cli/list.h"

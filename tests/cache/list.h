@@ -1,0 +1,10 @@
+/* Tests of src/cache, by name: X(name) runs test_name from tests/cache/test_*.c. */
+X(cache_store_round_trips_binary_entries)
+X(cache_store_replaces_and_deletes)
+X(cache_store_evicts_least_recently_used_by_bytes)
+X(cache_store_refuses_entries_over_the_entry_cap)
+X(cache_store_set_limit_evicts_at_once)
+X(cache_store_separates_tenants_and_names)
+X(cache_store_drops_expired_entries)
+X(cache_store_held_entry_outlives_its_removal)
+X(cache_store_four_threads_share_one_store)
