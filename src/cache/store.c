@@ -226,7 +226,7 @@ int isl_cache_put(isl_cache_t *c, const isl_cache_key_t *key, const isl_cache_va
   e->key = p;
   e->key_len = key_encode(key, p, klen);
   p += klen;
-  memcpy(p, v->headers, v->headers_len);
+  if (v->headers_len) memcpy(p, v->headers, v->headers_len);
   e->value.headers = p;
   p += v->headers_len;
   if (v->body_len) memcpy(p, v->body, v->body_len);

@@ -51,6 +51,7 @@ int isl_rt__host_console(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_crypto(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_timers(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_http(isl_iso_t *iso, isl_val_t host);
+int isl_rt__host_cache(isl_iso_t *iso, isl_val_t host);
 int isl_rt__host_fetch(isl_iso_t *iso, isl_val_t host);
 /* Stops and frees every timer of an instance (when it is discarded). */
 void isl_rt__timers_close(isl_rt_inst_t *inst);

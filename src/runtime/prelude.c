@@ -39,8 +39,8 @@ static int make_base(void) {
   if (rc < 0) return rc;
   if ((rc = isl_iso_new_object(iso, &host)) < 0 || (rc = isl_rt__host_console(iso, host)) < 0 ||
       (rc = isl_rt__host_crypto(iso, host)) < 0 || (rc = isl_rt__host_timers(iso, host)) < 0 ||
-      (rc = isl_rt__host_http(iso, host)) < 0 || (rc = isl_iso_global(iso, &global)) < 0 ||
-      (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0) {
+      (rc = isl_rt__host_http(iso, host)) < 0 || (rc = isl_rt__host_cache(iso, host)) < 0 ||
+      (rc = isl_iso_global(iso, &global)) < 0 || (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0) {
     isl_err_set(&base_err, rc, "prelude: cannot install the host functions: %s", isl_strerror(rc));
     goto fail;
   }

@@ -59,6 +59,7 @@ typedef struct {
   uint32_t memory_budget_mb; /* idle isolates of all loops; 0 = ISL_RT_MEMORY_BUDGET_MB */
   unsigned threads;          /* HTTP loops, to split the budget; 0 = 1 */
   int quiet;                 /* no request log lines */
+  uint32_t cache_mb;         /* the Cache API store of the process, MiB; 0 = ISL_CACHE_MAX_MB (src/cache) */
 } isl_rt_config_t;
 
 /* A route: a Workers pattern ("example.com/api/" and a star; NULL = every request

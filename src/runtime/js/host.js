@@ -18,6 +18,10 @@
  *   end(reqId)
  *   fail(reqId, message)          500 for the client, message (a stack) for the tenant log
  *   done(reqId)                   the request and its waitUntil work are finished
+ *   cachePut(cacheName, url, status, headerText, body: ArrayBuffer, expiresAtMs) -> 1 stored, 0 not (too large)
+ *   cacheMatch(cacheName, url, nowMs) -> { status, headers: headerText, body: ArrayBuffer } or undefined
+ *   cacheDelete(cacheName, url, nowMs) -> 1 if a live entry was removed, else 0
+ *                                 the Cache API's store (host_cache.c); the tenant is the caller's worker
  */
 const host = globalThis.__isolde_host;
 delete globalThis.__isolde_host;

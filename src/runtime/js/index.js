@@ -21,6 +21,7 @@ import "./streams.js";
 import "./body.js";
 import "./request.js";
 import "./response.js";
+import "./cache.js";
 
 Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
 void host;
