@@ -21,7 +21,8 @@
   X(fetch_streams, 71)      \
   X(fetch_body, 85)         \
   X(fetch_request, 74)      \
-  X(fetch_response, 72)
+  X(fetch_response, 72)     \
+  X(cache_api, 74)
 
 enum {
 #define JS_CHECKS_ENUM(file, n) JS_CHECKS_##file = n,

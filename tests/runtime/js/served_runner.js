@@ -10,7 +10,7 @@
 export default {
   async fetch(request) {
     const file = new URL(request.url).searchParams.get("file") ?? "";
-    if (!/^(webapi|fetch)_[a-z_]+\.js$/.test(file)) return new Response(`not a test file: ${file}`, { status: 400 });
+    if (!/^(webapi|fetch|cache)_[a-z_]+\.js$/.test(file)) return new Response(`not a test file: ${file}`, { status: 400 });
     await import(`./${file}`);
     return new Response(`ran ${file}`);
   },
