@@ -187,7 +187,7 @@ int isl_cli_serve(int argc, char **argv) {
     fprintf(stderr, "isolde: %s\n", err.msg);
     return 1;
   }
-  isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads};
+  isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads, .cache_mb = cfg.cache_mb};
   isl_rt_route_t *routes = NULL;
   isl_rt_t *rt = NULL;
   int status = 1;

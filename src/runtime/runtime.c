@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "runtime/internal.h"
 #include "runtime/router.h"
 
@@ -39,6 +40,7 @@ int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
     return rc;
   }
   rt->router = r;
+  if (rt->cfg.cache_mb) isl_cache_set_limit(isl_cache_process(), (size_t)rt->cfg.cache_mb << 20, 0);
   *out = rt;
   return 0;
 }
