@@ -24,13 +24,13 @@ WARN    := -Wall -Wextra -Werror
 COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -fstack-clash-protection
 REL_CFLAGS  := $(COMMON) $(WARN) -O2
 ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lpthread -lm
+LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lcurl -lpthread -lm
 
 # wasm2c output and Debian's wasm runtime build with their own flags.
 ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include
 RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__trap -include src/isolate/trap_handler.h
 
-LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/runtime/*.c src/cache/*.c)
+LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/fetch/*.c src/runtime/*.c src/cache/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 # The tests link everything but main() of the command-line tool.
 CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))

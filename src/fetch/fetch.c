@@ -1,0 +1,915 @@
+/*
+ * fetch.c - the HTTP client behind fetch(): libcurl's multi interface
+ * driven by a libuv loop.
+ *
+ * curl owns the protocol (HTTP/1.1, TLS with OpenSSL and the system CA
+ * store, redirects, chunked decoding, connection and DNS caches); we own
+ * the waiting. curl's socket callback tells us which fds to watch, and we
+ * keep one uv_poll_t per fd; its timer callback tells us when to wake it,
+ * and we keep one uv_timer_t. Either event calls curl_multi_socket_action,
+ * then we collect finished transfers. Nothing blocks the loop and no thread
+ * is started per request (curl's threaded resolver starts one per host-name
+ * lookup; CURLOPT_QUICK_EXIT lets an aborted lookup's thread finish alone
+ * instead of being joined on the loop).
+ *
+ * Re-entrancy is the hard part. libcurl forbids adding or removing easy
+ * handles from inside its callbacks, and users may abort, pause or start
+ * fetches from inside theirs. So every call into curl or into a user
+ * callback runs at depth > 0; at depth > 0 abort only marks the fetch and
+ * queues it, start only queues the add, and `settle` does the queued work
+ * and reads curl's finished transfers once the depth is back to 0. Resuming
+ * a paused fetch makes curl deliver buffered bytes synchronously, so it is
+ * deferred to a zero timer (`kick`) and never happens inside
+ * isl_fetch_pause.
+ *
+ * Pausing: isl_fetch_pause(f, 1) only sets a flag; the next body write from
+ * curl returns CURL_WRITEFUNC_PAUSE, which makes curl keep that chunk and
+ * stop reading the socket, so at most one chunk is held per paused fetch.
+ *
+ * The response head is collected line by line in the header callback and
+ * handed over at its end, unless curl is about to follow it (a 3xx with
+ * Location in follow mode) or it is a 1xx; trailers are ignored.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "fetch/fetch.h"
+#include "fetch/internal.h"
+
+/* ---- types -------------------------------------------------------------------------- */
+
+typedef struct sock_s {
+  uv_poll_t poll;
+  isl_fetch_client_t *c;
+  curl_socket_t fd;
+  int closed;
+  struct sock_s *prev, *next;
+} sock_t;
+
+struct isl_fetch_client_s {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer; /* curl's timeout */
+  uv_timer_t kick;  /* deferred resumes */
+  isl_fetch_t *all; /* every fetch not yet freed */
+  isl_fetch_t *queue, *queue_tail;
+  sock_t *socks;
+  size_t active;
+  int depth; /* > 0 while inside curl or a user callback */
+  int settling;
+  int closing;
+  int open_handles; /* uv handles not yet closed; the client is freed at 0 */
+};
+
+struct isl_fetch_s {
+  isl_fetch_client_t *c;
+  CURL *easy;
+  struct curl_slist *hdrs;
+  isl_fetch_callbacks_t cb;
+  isl_fetch__policy_t pol;
+  int redirect;
+  uint32_t timeout_ms;
+  size_t max_header_bytes;
+  /* the response head being collected: "name\0value\0" pairs */
+  char *head;
+  size_t head_len, head_cap, n_hdr, head_bytes;
+  int status, has_location, head_complete;
+  char status_text[128];
+  /* state */
+  int in_multi, queued, aborted, done, responded;
+  int paused, curl_paused, want_resume;
+  int err; /* decided by us (policy, head too large, redirect mode) */
+  char msg[320];
+  char errbuf[CURL_ERROR_SIZE];
+  isl_fetch_t *prev, *next, *qnext;
+};
+
+/* ---- private prototypes ------------------------------------------------------------- */
+
+static void settle(isl_fetch_client_t *c);
+static void release(isl_fetch_t *f);
+
+__attribute__((format(printf, 2, 3))) static void setmsg(isl_fetch_t *f, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+const char *isl_fetch_strerror(int code) {
+  switch (code) {
+#define ISL_FETCH_ERR_MSG(name, value, msg) \
+  case value:                               \
+    return msg;
+    ISL_FETCH_ERRNO_MAP(ISL_FETCH_ERR_MSG)
+#undef ISL_FETCH_ERR_MSG
+  }
+  if (code <= -4000) return isl_strerror(code);
+  return uv_strerror(code);
+}
+
+const char *isl_fetch_err_name(int code) {
+  switch (code) {
+#define ISL_FETCH_ERR_NAME(name, value, msg) \
+  case value:                                \
+    return "ISL_FETCH_" #name;
+    ISL_FETCH_ERRNO_MAP(ISL_FETCH_ERR_NAME)
+#undef ISL_FETCH_ERR_NAME
+    case UV_ECONNREFUSED:
+      return "UV_ECONNREFUSED";
+    case UV_ETIMEDOUT:
+      return "UV_ETIMEDOUT";
+  }
+  if (code <= -4000) return isl_err_name(code);
+  return uv_err_name(code);
+}
+
+/* ---- the deferred-work queue -------------------------------------------------------- */
+
+static void enqueue(isl_fetch_t *f) {
+  isl_fetch_client_t *c = f->c;
+  if (f->queued) return;
+  f->queued = 1;
+  f->qnext = NULL;
+  if (c->queue_tail)
+    c->queue_tail->qnext = f;
+  else
+    c->queue = f;
+  c->queue_tail = f;
+}
+
+static isl_fetch_t *dequeue(isl_fetch_client_t *c) {
+  isl_fetch_t *f = c->queue;
+  if (!f) return NULL;
+  c->queue = f->qnext;
+  if (!c->queue) c->queue_tail = NULL;
+  f->queued = 0;
+  f->qnext = NULL;
+  return f;
+}
+
+/* ---- uv handles ---------------------------------------------------------------------- */
+
+static void client_handle_closed(uv_handle_t *h) {
+  isl_fetch_client_t *c = h->data;
+  if (--c->open_handles == 0) free(c);
+}
+
+static void sock_closed(uv_handle_t *h) {
+  sock_t *s = h->data;
+  isl_fetch_client_t *c = s->c;
+  free(s);
+  if (--c->open_handles == 0 && c->closing) free(c);
+}
+
+static void sock_close(sock_t *s) {
+  isl_fetch_client_t *c = s->c;
+  if (s->closed) return;
+  s->closed = 1;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    c->socks = s->next;
+  if (s->next) s->next->prev = s->prev;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, sock_closed);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  sock_t *s = h->data;
+  isl_fetch_client_t *c = s->c;
+  int flags = 0, running = 0;
+  if (s->closed || c->closing) return;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  c->depth++;
+  curl_multi_socket_action(c->multi, s->fd, flags, &running);
+  c->depth--;
+  settle(c);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  isl_fetch_client_t *c = t->data;
+  int running = 0;
+  if (c->closing) return;
+  c->depth++;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  c->depth--;
+  settle(c);
+}
+
+/* CURLMOPT_SOCKETFUNCTION */
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  isl_fetch_client_t *c = userp;
+  sock_t *s = socketp;
+  (void)easy;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      sock_close(s);
+      if (!c->closing) curl_multi_assign(c->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (c->closing) return 0;
+  if (!s || s->closed) {
+    s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->c = c;
+    s->fd = fd;
+    if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    c->open_handles++;
+    s->next = c->socks;
+    if (c->socks) c->socks->prev = s;
+    c->socks = s;
+    curl_multi_assign(c->multi, fd, s);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN) events |= UV_READABLE;
+  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, on_poll);
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION */
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  isl_fetch_client_t *c = userp;
+  (void)multi;
+  if (c->closing) return 0;
+  if (timeout_ms < 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+/* ---- the response head -------------------------------------------------------------- */
+
+static void head_reset(isl_fetch_t *f) {
+  f->head_len = 0;
+  f->n_hdr = 0;
+  f->head_bytes = 0;
+  f->status = 0;
+  f->status_text[0] = '\0';
+  f->has_location = 0;
+  f->head_complete = 0;
+}
+
+static int head_append(isl_fetch_t *f, const char *s, size_t n) {
+  if (f->head_len + n + 1 > f->head_cap) {
+    size_t cap = f->head_cap ? f->head_cap : 1024;
+    while (cap < f->head_len + n + 1) cap *= 2;
+    char *p = realloc(f->head, cap);
+    if (!p) return -1;
+    f->head = p;
+    f->head_cap = cap;
+  }
+  memcpy(f->head + f->head_len, s, n);
+  f->head[f->head_len + n] = '\0';
+  f->head_len += n + 1;
+  return 0;
+}
+
+static const char *effective_url(isl_fetch_t *f) {
+  char *u = NULL;
+  curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &u);
+  return u ? u : "";
+}
+
+/* Hands the collected head to on_response (once). Runs at depth > 0. */
+static void deliver_head(isl_fetch_t *f) {
+  isl_http_header_t small[32], *h = small;
+  if (f->responded || f->aborted) return;
+  f->responded = 1;
+  if (!f->cb.on_response) return;
+  if (f->n_hdr > sizeof small / sizeof small[0]) {
+    h = malloc(f->n_hdr * sizeof *h);
+    if (!h) abort(); /* host out of memory */
+  }
+  const char *p = f->head;
+  for (size_t i = 0; i < f->n_hdr; i++) {
+    h[i].name = p;
+    h[i].name_len = strlen(p);
+    p += h[i].name_len + 1;
+    h[i].value = p;
+    h[i].value_len = strlen(p);
+    p += h[i].value_len + 1;
+  }
+  f->cb.on_response(f, f->status, f->status_text, h, f->n_hdr, effective_url(f));
+  if (h != small) free(h);
+}
+
+/* Records our reason for ending the transfer (the first one wins) and
+ * returns what makes curl end it (CURLE_WRITE_ERROR). */
+__attribute__((format(printf, 3, 4))) static size_t fail_transfer(isl_fetch_t *f, int err, const char *fmt, ...) {
+  if (!f->err) {
+    va_list ap;
+    f->err = err;
+    va_start(ap, fmt);
+    vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+    va_end(ap);
+  }
+  return 0;
+}
+
+/* CURLOPT_HEADERFUNCTION: one whole line at a time, CRLF included. */
+static size_t on_header(char *p, size_t size, size_t nitems, void *ud) {
+  isl_fetch_t *f = ud;
+  size_t n = size * nitems, len = n;
+  if (f->aborted) return 0;
+  if (f->responded) return n; /* trailers */
+  while (len && (p[len - 1] == '\n' || p[len - 1] == '\r')) len--;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* a new response: 1xx, a redirect curl follows, or the final one */
+    head_reset(f);
+    f->head_bytes = n;
+    const char *sp = memchr(p, ' ', len);
+    if (!sp || len - (size_t)(sp + 1 - p) < 3)
+      return fail_transfer(f, ISL_FETCH_EPROTO, "invalid status line from %s", effective_url(f));
+    const char *code = sp + 1;
+    if (!isdigit((unsigned char)code[0]) || !isdigit((unsigned char)code[1]) || !isdigit((unsigned char)code[2]))
+      return fail_transfer(f, ISL_FETCH_EPROTO, "invalid status line from %s", effective_url(f));
+    f->status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    const char *reason = code + 3;
+    size_t rlen = len - (size_t)(reason - p);
+    if (rlen && *reason == ' ') reason++, rlen--;
+    if (rlen >= sizeof f->status_text) rlen = sizeof f->status_text - 1;
+    memcpy(f->status_text, reason, rlen);
+    f->status_text[rlen] = '\0';
+    return n;
+  }
+  f->head_bytes += n;
+  if (f->head_bytes > f->max_header_bytes) {
+    return fail_transfer(f, ISL_FETCH_EPROTO, "response headers larger than %zu bytes", f->max_header_bytes);
+  }
+  if (len == 0) { /* end of this head */
+    if (f->status < 200) return n;
+    f->head_complete = 1;
+    if (f->status >= 300 && f->status < 400 && f->has_location) {
+      if (f->redirect == ISL_FETCH_REDIRECT_FOLLOW) return n; /* curl follows; the next head resets */
+      if (f->redirect == ISL_FETCH_REDIRECT_ERROR)
+        return fail_transfer(f, ISL_FETCH_EREDIRECT, "redirect from %s refused (redirect mode is \"error\")",
+                             effective_url(f));
+    }
+    deliver_head(f);
+    return f->aborted ? 0 : n;
+  }
+  if (*p == ' ' || *p == '\t') return n; /* obsolete line folding: dropped */
+  const char *colon = memchr(p, ':', len);
+  if (!colon || colon == p) return n; /* not a header: ignored, as browsers do */
+  size_t nlen = (size_t)(colon - p);
+  const char *v = colon + 1, *end = p + len;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  if (head_append(f, p, nlen) != 0 || head_append(f, v, (size_t)(end - v)) != 0)
+    return fail_transfer(f, ISL_ENOMEM, "out of memory for the response headers");
+  f->n_hdr++;
+  if (nlen == 8 && strncasecmp(p, "location", 8) == 0) f->has_location = 1;
+  return n;
+}
+
+/* CURLOPT_WRITEFUNCTION: body bytes (de-chunked, not content-decoded). */
+static size_t on_write(char *p, size_t size, size_t nitems, void *ud) {
+  isl_fetch_t *f = ud;
+  size_t n = size * nitems;
+  if (f->aborted) return 0;
+  if (!f->responded) {
+    deliver_head(f);
+    if (f->aborted) return 0;
+  }
+  if (f->paused) {
+    f->curl_paused = 1;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  if (n && f->cb.on_body) f->cb.on_body(f, p, n);
+  return f->aborted ? 0 : n;
+}
+
+/* ---- the policy, on every connection ------------------------------------------------ */
+
+/* CURLOPT_OPENSOCKETFUNCTION: before each new connection. A refusal makes
+ * curl try the next address; if none is left the transfer fails with
+ * COULDNT_CONNECT and f->err says why. */
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  isl_fetch_t *f = ud;
+  char msg[sizeof f->msg];
+  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
+  if (isl_fetch__policy_check(&f->pol, effective_url(f), &a->addr, msg, sizeof msg) != 0) {
+    if (!f->err) {
+      f->err = ISL_FETCH_EBLOCKED;
+      memcpy(f->msg, msg, sizeof msg);
+    }
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* CURLOPT_PREREQFUNCTION: before each request is sent, on a new or reused
+ * connection. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+  isl_fetch_t *f = ud;
+  struct sockaddr_storage ss;
+  (void)local_ip;
+  (void)local_port;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+  } else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+  } else {
+    ss.ss_family = AF_UNSPEC; /* judged private */
+  }
+  if (isl_fetch__policy_check(&f->pol, effective_url(f), (struct sockaddr *)&ss, f->msg, sizeof f->msg) != 0) {
+    f->err = ISL_FETCH_EBLOCKED;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  if (f->err == ISL_FETCH_EBLOCKED) f->err = 0; /* an earlier address was refused, this one is fine */
+  return CURL_PREREQFUNC_OK;
+}
+
+/* ---- finishing ---------------------------------------------------------------------- */
+
+static void host_port(isl_fetch_t *f, char *buf, size_t cap) {
+  char origin[512];
+  const char *o = origin;
+  if (isl_fetch__origin(effective_url(f), origin, sizeof origin) != 0) {
+    snprintf(buf, cap, "%s", effective_url(f));
+    return;
+  }
+  const char *sep = strstr(o, "://");
+  const char *hp = sep ? sep + 3 : o;
+  size_t n = strlen(hp);
+  if (n >= cap) n = cap - 1;
+  memcpy(buf, hp, n);
+  buf[n] = '\0';
+}
+
+/* The error code and message for curl's result rc. */
+static int classify(isl_fetch_t *f, CURLcode rc) {
+  char hp[300];
+  const char *why = f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_OK) return 0;
+  if (f->err) return f->err; /* ours: policy, head size, redirect mode */
+  host_port(f, hp, sizeof hp);
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST: {
+      char *host = NULL;
+      CURLU *u = curl_url();
+      if (u && curl_url_set(u, CURLUPART_URL, effective_url(f), 0) == CURLUE_OK)
+        curl_url_get(u, CURLUPART_HOST, &host, 0);
+      setmsg(f, "DNS lookup of %s failed", host ? host : hp);
+      curl_free(host);
+      curl_url_cleanup(u);
+      return ISL_FETCH_EDNS;
+    }
+    case CURLE_COULDNT_CONNECT: {
+      long os = 0;
+      curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &os);
+      if (os == ECONNREFUSED) {
+        setmsg(f, "connection refused by %s", hp);
+        return UV_ECONNREFUSED;
+      }
+      setmsg(f, "could not connect to %s: %s", hp, why);
+      return ISL_FETCH_ENET;
+    }
+    case CURLE_OPERATION_TIMEDOUT:
+      setmsg(f, "timed out after %u ms", (unsigned)f->timeout_ms);
+      return UV_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+      setmsg(f, "TLS handshake with %s failed: %s", hp, why);
+      return ISL_FETCH_ETLS;
+    case CURLE_PEER_FAILED_VERIFICATION:
+      setmsg(f, "TLS certificate of %s not accepted: %s", hp, why);
+      return ISL_FETCH_ETLS;
+    case CURLE_TOO_MANY_REDIRECTS:
+      setmsg(f, "too many redirects (more than %d)", ISL_FETCH_MAX_REDIRECTS);
+      return ISL_FETCH_EREDIRECT;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      setmsg(f, "blocked: only http and https URLs may be fetched (%s)", why);
+      return ISL_FETCH_EBLOCKED;
+    case CURLE_OUT_OF_MEMORY:
+      setmsg(f, "out of memory");
+      return ISL_ENOMEM;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_RANGE_ERROR:
+    case CURLE_HTTP_RETURNED_ERROR:
+    case CURLE_URL_MALFORMAT:
+      setmsg(f, "invalid response from %s: %s", hp, why);
+      return ISL_FETCH_EPROTO;
+    default:
+      setmsg(f, "connection to %s failed: %s", hp, why);
+      return ISL_FETCH_ENET;
+  }
+}
+
+/* curl is done with f: tell the user (at depth > 0) and free it. */
+static void finish(isl_fetch_t *f, CURLcode rc) {
+  isl_fetch_client_t *c = f->c;
+  int err = classify(f, rc);
+  c->depth++;
+  if (err == 0 && !f->responded) deliver_head(f); /* no body bytes (HEAD, 204, empty) */
+  if (!f->aborted) {
+    f->done = 1;
+    c->active--;
+    if (f->cb.on_done) f->cb.on_done(f, err, err ? f->msg : "");
+  }
+  c->depth--;
+  if (f->queued)
+    f->aborted = 1; /* aborted from on_response: the queue frees it */
+  else
+    release(f);
+}
+
+/* Removes f from curl and the client and frees it. Never at depth > 0. */
+static void release(isl_fetch_t *f) {
+  isl_fetch_client_t *c = f->c;
+  if (f->in_multi) curl_multi_remove_handle(c->multi, f->easy);
+  curl_easy_cleanup(f->easy);
+  curl_slist_free_all(f->hdrs);
+  isl_fetch__policy_clear(&f->pol);
+  free(f->head);
+  if (f->prev)
+    f->prev->next = f->next;
+  else
+    c->all = f->next;
+  if (f->next) f->next->prev = f->prev;
+  free(f);
+}
+
+/* Does the queued work and reads finished transfers, until neither is left.
+ * Runs only at depth 0 and never nested. */
+static void settle(isl_fetch_client_t *c) {
+  if (c->depth > 0 || c->settling || c->closing) return;
+  c->settling = 1;
+  for (;;) {
+    int progress = 0;
+    isl_fetch_t *f;
+    while ((f = dequeue(c))) {
+      progress = 1;
+      if (f->aborted) {
+        release(f);
+      } else if (!f->in_multi) {
+        if (curl_multi_add_handle(c->multi, f->easy) == CURLM_OK) {
+          f->in_multi = 1;
+        } else {
+          f->err = ISL_ENOMEM;
+          setmsg(f, "could not start the request");
+          finish(f, CURLE_OUT_OF_MEMORY);
+        }
+      }
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+      if (m->msg != CURLMSG_DONE) continue;
+      CURLcode rc = m->data.result;
+      char *priv = NULL;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+      f = (isl_fetch_t *)(void *)priv;
+      progress = 1;
+      if (f->aborted) {
+        if (!f->queued) release(f);
+      } else {
+        finish(f, rc);
+      }
+      break; /* the user may have aborted others: read the queue first */
+    }
+    if (!progress) break;
+  }
+  c->settling = 0;
+}
+
+static void on_kick(uv_timer_t *t) {
+  isl_fetch_client_t *c = t->data;
+  if (c->closing) return;
+  c->depth++;
+  for (isl_fetch_t *f = c->all, *next; f; f = next) {
+    next = f->next;
+    if (!f->want_resume || f->aborted) continue;
+    f->want_resume = 0;
+    f->curl_paused = 0;
+    curl_easy_pause(f->easy, CURLPAUSE_CONT); /* may call on_write at once */
+  }
+  c->depth--;
+  settle(c);
+}
+
+/* ---- the client ---------------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init(void) {
+  curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int isl_fetch_client_new(uv_loop_t *loop, isl_fetch_client_t **out) {
+  pthread_once(&curl_once, curl_init);
+  if (curl_init_rc != CURLE_OK) return ISL_ESYS;
+  isl_fetch_client_t *c = calloc(1, sizeof *c);
+  if (!c) return ISL_ENOMEM;
+  c->loop = loop;
+  c->multi = curl_multi_init();
+  if (!c->multi) {
+    free(c);
+    return ISL_ENOMEM;
+  }
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
+  uv_timer_init(loop, &c->timer);
+  uv_timer_init(loop, &c->kick);
+  c->timer.data = c;
+  c->kick.data = c;
+  c->open_handles = 2;
+  *out = c;
+  return 0;
+}
+
+size_t isl_fetch_client_active(const isl_fetch_client_t *c) {
+  return c->active;
+}
+
+void isl_fetch_client_free(isl_fetch_client_t *c) {
+  if (!c) return;
+  assert(c->depth == 0 && "isl_fetch_client_free from inside a fetch callback");
+  while (c->all) {
+    c->all->queued = 0;
+    release(c->all); /* curl's socket callback closes their polls */
+  }
+  c->queue = c->queue_tail = NULL;
+  c->closing = 1;
+  while (c->socks) sock_close(c->socks);
+  curl_multi_cleanup(c->multi); /* closes cached connections */
+  c->multi = NULL;
+  uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->kick);
+  uv_close((uv_handle_t *)&c->timer, client_handle_closed);
+  uv_close((uv_handle_t *)&c->kick, client_handle_closed);
+}
+
+/* ---- starting a fetch ---------------------------------------------------------------- */
+
+static int is_tchar(int ch) {
+  return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int header_dropped(const char *name, size_t len) {
+  static const char *const drop[] = {"connection", "keep-alive",       "transfer-encoding",   "te",
+                                     "trailer",    "upgrade",          "content-length",      "host",
+                                     "expect",     "proxy-connection", "proxy-authorization", "proxy-authenticate",
+                                     NULL};
+  for (const char *const *d = drop; *d; d++)
+    if (strlen(*d) == len && strncasecmp(*d, name, len) == 0) return 1;
+  return 0;
+}
+
+static int add_header(struct curl_slist **list, const char *line) {
+  struct curl_slist *l = curl_slist_append(*list, line);
+  if (!l) return -1;
+  *list = l;
+  return 0;
+}
+
+/* Builds the curl header list of req into *out. ISL_EINVAL with err. */
+static int build_headers(const isl_fetch_request_t *req, struct curl_slist **out, isl_err_t *err) {
+  struct curl_slist *list = NULL;
+  int has_accept = 0, has_ctype = 0;
+  char stackbuf[1024];
+  for (size_t i = 0; i < req->n_headers; i++) {
+    const isl_http_header_t *h = &req->headers[i];
+    if (h->name_len == 0) goto bad;
+    for (size_t k = 0; k < h->name_len; k++)
+      if (!is_tchar((unsigned char)h->name[k])) goto bad;
+    for (size_t k = 0; k < h->value_len; k++)
+      if (h->value[k] == '\r' || h->value[k] == '\n' || h->value[k] == '\0') goto bad;
+    if (header_dropped(h->name, h->name_len)) continue;
+    if (h->name_len == 6 && strncasecmp(h->name, "accept", 6) == 0) has_accept = 1;
+    if (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) has_ctype = 1;
+    /* curl: "Name;" sends an empty value, "Name:" would remove the header */
+    size_t vlen = h->value_len;
+    while (vlen && (h->value[vlen - 1] == ' ' || h->value[vlen - 1] == '\t')) vlen--;
+    size_t need = h->name_len + vlen + 3;
+    char *line = need <= sizeof stackbuf ? stackbuf : malloc(need);
+    if (!line) goto nomem;
+    if (vlen)
+      snprintf(line, need, "%.*s: %.*s", (int)h->name_len, h->name, (int)vlen, h->value);
+    else
+      snprintf(line, need, "%.*s;", (int)h->name_len, h->name);
+    int rc = add_header(&list, line);
+    if (line != stackbuf) free(line);
+    if (rc != 0) goto nomem;
+    continue;
+  bad:
+    curl_slist_free_all(list);
+    return isl_err_set(err, ISL_EINVAL, "fetch: invalid header %.*s", (int)(h->name_len > 64 ? 64 : h->name_len),
+                       h->name);
+  }
+  /* none of curl's own: no Accept, no form Content-Type, no Expect: 100-continue */
+  if ((!has_accept && add_header(&list, "Accept:") != 0) || (!has_ctype && add_header(&list, "Content-Type:") != 0) ||
+      add_header(&list, "Expect:") != 0)
+    goto nomem;
+  *out = list;
+  return 0;
+nomem:
+  curl_slist_free_all(list);
+  return isl_err_set(err, ISL_ENOMEM, "fetch: out of memory");
+}
+
+/* Sets the method and body on f->easy. */
+static int set_method(isl_fetch_t *f, const isl_fetch_request_t *req, isl_err_t *err) {
+  const char *m = req->method ? req->method : "GET";
+  size_t mlen = strlen(m);
+  static const char *const std[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", NULL};
+  char up[16];
+  if (mlen == 0 || mlen > 64) goto bad;
+  for (size_t i = 0; i < mlen; i++)
+    if (!is_tchar((unsigned char)m[i])) goto bad;
+  for (const char *const *s = std; *s; s++) {
+    if (strcasecmp(m, *s) == 0) { /* normalised as fetch() does */
+      snprintf(up, sizeof up, "%s", *s);
+      m = up;
+      break;
+    }
+  }
+  if (!strcasecmp(m, "CONNECT") || !strcasecmp(m, "TRACE") || !strcasecmp(m, "TRACK"))
+    return isl_err_set(err, ISL_EINVAL, "fetch: method %s is not allowed", m);
+  int has_body = req->body_len > 0;
+  if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
+    if (has_body) return isl_err_set(err, ISL_EINVAL, "fetch: a %s request cannot have a body", m);
+    if (!strcmp(m, "GET"))
+      curl_easy_setopt(f->easy, CURLOPT_HTTPGET, 1L);
+    else
+      curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
+    return 0;
+  }
+  if (strcmp(m, "POST") == 0) {
+    curl_easy_setopt(f->easy, CURLOPT_POST, 1L);
+  } else {
+    curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, m);
+    if (!has_body && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0) return 0; /* no Content-Length */
+  }
+  curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  if (curl_easy_setopt(f->easy, CURLOPT_COPYPOSTFIELDS, has_body ? (const char *)req->body : "") != CURLE_OK)
+    return isl_err_set(err, ISL_ENOMEM, "fetch: out of memory for the request body");
+  return 0;
+bad:
+  return isl_err_set(err, ISL_EINVAL, "fetch: invalid method \"%.64s\"", m);
+}
+
+static int check_url(const char *url, isl_err_t *err) {
+  CURLU *u = curl_url();
+  char *scheme = NULL;
+  int rc = 0;
+  if (!u) return isl_err_set(err, ISL_ENOMEM, "fetch: out of memory");
+  if (!url || curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+    rc = isl_err_set(err, ISL_EINVAL, "fetch: invalid URL \"%.200s\"", url ? url : "(null)");
+  else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+    rc = isl_err_set(err, ISL_EINVAL, "fetch: only http and https URLs may be fetched, not %s:", scheme);
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int isl_fetch_start(isl_fetch_client_t *c, const isl_fetch_request_t *req, const isl_fetch_policy_t *policy,
+                    const isl_fetch_callbacks_t *cb, isl_fetch_t **out, isl_err_t *err) {
+  int rc;
+  if (out) *out = NULL;
+  if (!c || c->closing || !req || !cb) return isl_err_set(err, ISL_EINVAL, "fetch: invalid arguments");
+  if ((rc = check_url(req->url, err)) != 0) return rc;
+  if (req->redirect < ISL_FETCH_REDIRECT_FOLLOW || req->redirect > ISL_FETCH_REDIRECT_ERROR)
+    return isl_err_set(err, ISL_EINVAL, "fetch: invalid redirect mode %d", req->redirect);
+  isl_fetch_t *f = calloc(1, sizeof *f);
+  if (!f) return isl_err_set(err, ISL_ENOMEM, "fetch: out of memory");
+  f->c = c;
+  f->cb = *cb;
+  f->redirect = req->redirect;
+  f->timeout_ms = req->timeout_ms ? req->timeout_ms : ISL_FETCH_TIMEOUT_MS;
+  f->max_header_bytes = req->max_header_bytes ? req->max_header_bytes : ISL_FETCH_MAX_HEADER_BYTES;
+  if ((rc = isl_fetch__policy_copy(&f->pol, policy, err)) != 0) goto fail;
+  f->easy = curl_easy_init();
+  if (!f->easy) {
+    rc = isl_err_set(err, ISL_ENOMEM, "fetch: out of memory");
+    goto fail;
+  }
+  if ((rc = build_headers(req, &f->hdrs, err)) != 0) goto fail;
+  if ((rc = set_method(f, req, err)) != 0) goto fail;
+  CURL *e = f->easy;
+  if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) {
+    rc = isl_err_set(err, ISL_EINVAL, "fetch: invalid URL \"%.200s\"", req->url);
+    goto fail;
+  }
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)f);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, f->redirect == ISL_FETCH_REDIRECT_FOLLOW ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)ISL_FETCH_MAX_REDIRECTS);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, f);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+
+  f->next = c->all;
+  if (c->all) c->all->prev = f;
+  c->all = f;
+  c->active++;
+  if (c->depth > 0 || c->settling) {
+    enqueue(f); /* curl may not be entered from its callbacks */
+  } else if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+    c->active--;
+    release(f);
+    return isl_err_set(err, ISL_ENOMEM, "fetch: could not start the request");
+  } else {
+    f->in_multi = 1;
+  }
+  if (out) *out = f;
+  return 0;
+fail:
+  if (f->easy) curl_easy_cleanup(f->easy);
+  curl_slist_free_all(f->hdrs);
+  isl_fetch__policy_clear(&f->pol);
+  free(f);
+  return rc;
+}
+
+void isl_fetch_abort(isl_fetch_t *f) {
+  if (!f || f->aborted || f->done) return;
+  isl_fetch_client_t *c = f->c;
+  f->aborted = 1;
+  c->active--;
+  if (c->depth > 0 || c->settling || f->queued)
+    enqueue(f);
+  else
+    release(f);
+}
+
+void isl_fetch_pause(isl_fetch_t *f, int paused) {
+  if (!f || f->aborted || f->done) return;
+  if (paused) {
+    f->paused = 1;
+    f->want_resume = 0;
+    return;
+  }
+  f->paused = 0;
+  if (f->curl_paused) {
+    f->want_resume = 1;
+    uv_timer_start(&f->c->kick, on_kick, 0, 0);
+  }
+}
+
+void *isl_fetch_data(isl_fetch_t *f) {
+  return f->cb.data;
+}

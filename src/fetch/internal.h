@@ -1,0 +1,42 @@
+/*
+ * internal.h - private to src/fetch: the copied, normalised policy of one
+ * fetch and the checks made on every connection. Not part of the contract
+ * (fetch.h); other folders must not include it.
+ */
+#ifndef ISL_FETCH_INTERNAL_H
+#define ISL_FETCH_INTERNAL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "fetch/fetch.h"
+
+/* A fetch's own copy of its isl_fetch_policy_t. */
+typedef struct {
+  int allow_private;
+  char **origins; /* "scheme://host:port", lowercase, default port filled in */
+  size_t n_origins;
+  int *denied_ports;
+  size_t n_denied;
+} isl_fetch__policy_t;
+
+/* Copies and normalises p (NULL = all zero) into out. ISL_EINVAL (err
+ * names the bad origin) or ISL_ENOMEM; out is then empty. */
+int isl_fetch__policy_copy(isl_fetch__policy_t *out, const isl_fetch_policy_t *p, isl_err_t *err);
+void isl_fetch__policy_clear(isl_fetch__policy_t *p);
+
+/* "scheme://host:port" of url into buf (lowercase, default port filled in).
+ * 0, or -1 if url does not parse or buf is too small. */
+int isl_fetch__origin(const char *url, char *buf, size_t cap);
+
+/* 1 if sa (AF_INET or AF_INET6) is loopback, private, link-local,
+ * unspecified, multicast or otherwise not a public unicast address (IPv4
+ * inside IPv6 mapped / NAT64 / 6to4 forms is judged as IPv4). */
+int isl_fetch__addr_private(const struct sockaddr *sa);
+
+/* May a connection to sa be made for url under p? 0 = yes; else
+ * ISL_FETCH_EBLOCKED with msg filled ("blocked: ..."). */
+int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa, char *msg,
+                            size_t cap);
+
+#endif
