@@ -50,6 +50,7 @@ int isl_rt__inst_new(isl_rt_worker_t *w, uv_loop_t *loop, isl_rt_pool_t *pool, i
   inst->worker = w;
   inst->loop = loop;
   inst->pool = pool;
+  inst->fetch = pool ? pool->fetch : NULL;
   inst->next_exchange_id = 1;
   inst->base_bytes = isl_iso_memory_bytes(inst->iso);
   isl_iso_set_data(inst->iso, inst);
@@ -64,6 +65,7 @@ void isl_rt__inst_free(isl_rt_inst_t *inst) {
     isl_rt__exchange_finish(inst->exchanges);
   }
   isl_rt__timers_close(inst);
+  isl_rt__subs_abort(inst);
   if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
   isl_iso_free(inst->iso);
   free(inst);
@@ -93,6 +95,7 @@ static void poison(isl_rt_inst_t *inst, int rc) {
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next) isl_rt__exchange_fail(x, 503, body);
   while (inst->exchanges) isl_rt__exchange_finish(inst->exchanges);
   isl_rt__timers_close(inst);
+  isl_rt__subs_abort(inst);
   if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
 }
 
@@ -162,6 +165,7 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   }
   inst->depth++;
   inst->io_ns = 0;
+  inst->current = charge;
   isl_iso_set_time(inst->iso, wall_ms());
   uint64_t cpu0 = isl_rt__thread_cpu_ns();
   isl_val_t result = 0;
@@ -190,6 +194,7 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
    * does not count as CPU time either. */
   cpu = cpu > inst->io_ns ? cpu - inst->io_ns : 0;
   inst->io_ns = 0;
+  inst->current = NULL;
   inst->depth--;
   if (charge) {
     charge->cpu_ns += cpu;

@@ -197,6 +197,9 @@ struct isl_rt_s {
 };
 /* proxy.c: answers req from origin, with no worker (a route with only an origin). */
 void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin);
+void isl_rt__proxy_body(isl_http_req_t *req, const char *data, size_t len);
+void isl_rt__proxy_body_end(isl_http_req_t *req);
+void isl_rt__proxy_abort(isl_http_req_t *req);
 /* Host log (stderr), one key=value line. */
 void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

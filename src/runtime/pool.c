@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch/fetch.h"
 #include "runtime/internal.h"
 
 /* Once a second: a response that ended more than ISL_RT_WAIT_UNTIL_MS ago
@@ -56,6 +57,7 @@ int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
   unsigned threads = rt->cfg.threads ? rt->cfg.threads : 1;
   uint32_t mb = rt->cfg.memory_budget_mb ? rt->cfg.memory_budget_mb : ISL_RT_MEMORY_BUDGET_MB;
   p->budget_bytes = ((size_t)mb << 20) / threads;
+  if (isl_fetch_client_new(loop, &p->fetch) < 0) p->fetch = NULL;
   uv_timer_init(loop, &p->sweep);
   p->sweep.data = p;
   uv_timer_start(&p->sweep, sweep, 1000, 1000);
@@ -73,6 +75,7 @@ static void pool_closed(uv_handle_t *h) {
 void isl_rt__pool_free(isl_rt_pool_t *p) {
   if (!p) return;
   while (p->lru_head) isl_rt__inst_free(p->lru_head); /* unlinks itself */
+  isl_fetch_client_free(p->fetch);
   uv_close((uv_handle_t *)&p->sweep, pool_closed);
 }
 

@@ -39,8 +39,9 @@ static int make_base(void) {
   if (rc < 0) return rc;
   if ((rc = isl_iso_new_object(iso, &host)) < 0 || (rc = isl_rt__host_console(iso, host)) < 0 ||
       (rc = isl_rt__host_crypto(iso, host)) < 0 || (rc = isl_rt__host_timers(iso, host)) < 0 ||
-      (rc = isl_rt__host_http(iso, host)) < 0 || (rc = isl_rt__host_cache(iso, host)) < 0 ||
-      (rc = isl_iso_global(iso, &global)) < 0 || (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0) {
+      (rc = isl_rt__host_http(iso, host)) < 0 || (rc = isl_rt__host_fetch(iso, host)) < 0 ||
+      (rc = isl_rt__host_cache(iso, host)) < 0 || (rc = isl_iso_global(iso, &global)) < 0 ||
+      (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0) {
     isl_err_set(&base_err, rc, "prelude: cannot install the host functions: %s", isl_strerror(rc));
     goto fail;
   }
@@ -58,7 +59,10 @@ static int make_base(void) {
       (rc = get_fn(iso, en->entry, "dispatch", &en->dispatch)) < 0 ||
       (rc = get_fn(iso, en->entry, "bodyChunk", &en->body_chunk)) < 0 ||
       (rc = get_fn(iso, en->entry, "bodyEnd", &en->body_end)) < 0 ||
-      (rc = get_fn(iso, en->entry, "abort", &en->abort)) < 0)
+      (rc = get_fn(iso, en->entry, "abort", &en->abort)) < 0 ||
+      (rc = get_fn(iso, en->entry, "fetchResponse", &en->fetch_response)) < 0 ||
+      (rc = get_fn(iso, en->entry, "fetchChunk", &en->fetch_chunk)) < 0 ||
+      (rc = get_fn(iso, en->entry, "fetchDone", &en->fetch_done)) < 0)
     goto fail;
   static const char hide[] = "delete globalThis.__isolde;";
   if ((rc = isl_iso_eval(iso, hide, sizeof(hide) - 1, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL)) < 0) goto fail;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch/fetch.h"
 #include "runtime/internal.h"
 
 static int fail(const char *msg) {
@@ -61,6 +62,7 @@ int isl_rt_run_file(const char *path) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   isl_rt_inst_t *inst = NULL;
+  isl_fetch_client_t *fc = NULL;
   int status = 1;
   if (isl_rt__inst_new(&w, &loop, NULL, &inst, &err) < 0) {
     fprintf(stderr, "isolde: %s\n", err.msg);
@@ -70,6 +72,7 @@ int isl_rt_run_file(const char *path) {
   isl_iso_limits_t limits = {.cpu_ms = 30000};
   isl_iso_set_limits(inst->iso, &limits);
   isl_rt__set_loader(inst->iso, &w);
+  if (isl_fetch_client_new(&loop, &fc) == 0) inst->fetch = fc;
   int module = isl_rt__looks_like_module(src);
   isl_iso_set_time(inst->iso, 0);
   isl_val_t result = 0;
@@ -103,7 +106,8 @@ int isl_rt_run_file(const char *path) {
   if (!inst->poisoned) isl_iso_release(inst->iso, result);
 out:
   isl_rt__inst_free(inst);
-  uv_run(&loop, UV_RUN_DEFAULT); /* let timer handles close */
+  isl_fetch_client_free(fc);
+  uv_run(&loop, UV_RUN_DEFAULT); /* let timer and fetch handles close */
   uv_loop_close(&loop);
   free(src);
   free(dir);

@@ -220,7 +220,7 @@ static void on_request(isl_http_req_t *req) {
   if (!route) route = rt->fallback;
   isl_rt_worker_t *w = route ? route->worker : NULL;
   char msg[1024];
-  if (route && !w) return refuse(rt, req, "-", 502, "origin pass-through: not built yet\n"); /* WIP */
+  if (route && !w) return isl_rt__proxy(rt, req, route->origin);
   if (!w) {
     snprintf(msg, sizeof(msg), "No worker is routed for %s%s.\n", host ? host : "", target);
     return refuse(rt, req, "-", 404, msg);
@@ -265,6 +265,7 @@ static void on_request(isl_http_req_t *req) {
 static void on_body(isl_http_req_t *req, const char *data, size_t len) {
   isl_rt_exchange_t *x = req->data;
   if (!x) return;
+  if (x->kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_body(req, data, len);
   isl_rt_inst_t *inst = x->inst;
   isl_val_t args[2] = {0};
   if (isl_iso_new_number(inst->iso, x->id, &args[0]) < 0 ||
@@ -279,6 +280,7 @@ static void on_body(isl_http_req_t *req, const char *data, size_t len) {
 static void call_with_id(isl_http_req_t *req, int which) {
   isl_rt_exchange_t *x = req->data;
   if (!x) return;
+  if (x->kind == ISL_RT_KIND_PROXY) return which ? isl_rt__proxy_abort(req) : isl_rt__proxy_body_end(req);
   isl_rt_inst_t *inst = x->inst;
   x->body_done = 1; /* the end of the body, or a client that left: no more bytes */
   isl_val_t id;

@@ -26,4 +26,5 @@ import "./cache.js";
 Object.defineProperty(globalThis, "__isolde", { value: entry, configurable: true, writable: false, enumerable: false });
 void host;
 import "./performance.js";
+import "./fetch.js";
 import "./dispatch.js";

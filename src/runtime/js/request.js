@@ -34,13 +34,12 @@ function parseURL(input) {
   }
 }
 
+/* Workers itself refuses "error"; Isolde supports all three Fetch modes:
+ * with "error" a redirect makes fetch() reject. */
 function checkRedirect(r) {
   r = String(r);
-  if (r !== "follow" && r !== "manual") {
-    throw new TypeError(
-      `Invalid redirect value, must be one of "follow" or "manual" ("error" won't be implemented since it does ` +
-        `not make sense at the edge; use "manual" and check the response status code).`,
-    );
+  if (r !== "follow" && r !== "manual" && r !== "error") {
+    throw new TypeError(`Invalid redirect value, must be one of "follow", "manual" or "error".`);
   }
   return r;
 }

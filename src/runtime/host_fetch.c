@@ -1,0 +1,256 @@
+/*
+ * host_fetch.c - host.fetchStart/fetchAbort/fetchPause: the subrequests
+ * behind a worker's fetch() (fetch.js), run by src/fetch on the loop.
+ *
+ * Each subrequest belongs to an instance and to the request it was made
+ * for (its CPU is charged there, and it counts against that request's
+ * subrequest limit). While one is in flight the instance has pending I/O,
+ * so its promises are not taken for hung. The response comes back through
+ * entry.fetchResponse, entry.fetchChunk and entry.fetchDone, each an
+ * ordinary entry (time frozen, CPU charged, limits enforced); the time the
+ * network takes is wall time, never CPU time.
+ *
+ * Policy: a worker may not reach loopback, private or link-local
+ * addresses unless its config allows the origin. A fetch to the request's
+ * own host on a route with an origin goes to that origin instead (keeping
+ * the Host header), which is how a worker in front of an origin passes a
+ * request through.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetch/fetch.h"
+#include "runtime/internal.h"
+
+#define MAX_FETCH_HEADERS 256
+
+typedef struct isl_rt_sub_s {
+  isl_rt_inst_t *inst;
+  uint32_t id;
+  uint32_t exchange_id; /* the request it was made for, 0 if none */
+  isl_fetch_t *f;
+  struct isl_rt_sub_s *next;
+} isl_rt_sub_t;
+
+static void sub_unlink(isl_rt_sub_t *sub) {
+  isl_rt_inst_t *inst = sub->inst;
+  for (isl_rt_sub_t **p = &inst->subs; *p; p = &(*p)->next)
+    if (*p == sub) {
+      *p = sub->next;
+      inst->n_pending_io--;
+      break;
+    }
+}
+
+void isl_rt__subs_abort(isl_rt_inst_t *inst) {
+  while (inst->subs) {
+    isl_rt_sub_t *sub = inst->subs;
+    sub_unlink(sub);
+    isl_fetch_abort(sub->f);
+    free(sub);
+  }
+}
+
+/* "name: value\n" lines of a response head. */
+static char *headers_text(const isl_http_header_t *h, size_t n) {
+  size_t len = 1;
+  for (size_t i = 0; i < n; i++) len += h[i].name_len + h[i].value_len + 3;
+  char *s = malloc(len), *p = s;
+  if (!s) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(p, h[i].name, h[i].name_len);
+    p += h[i].name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, h[i].value, h[i].value_len);
+    p += h[i].value_len;
+    *p++ = '\n';
+  }
+  *p = 0;
+  return s;
+}
+
+/* Calls an entry function for a subrequest's instance; the instance may be
+ * gone afterwards (and the subrequest with it). */
+static void sub_call(isl_rt_sub_t *sub, isl_val_t fn, int argc, isl_val_t *args) {
+  isl_rt_inst_t *inst = sub->inst;
+  isl_rt_exchange_t *x = sub->exchange_id ? isl_rt__exchange_find(inst, sub->exchange_id) : NULL;
+  isl_rt__inst_call(inst, fn, argc, args, x);
+  isl_rt_pool_t *pool = inst->pool;
+  if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
+}
+
+static void on_response(isl_fetch_t *f, int status, const char *status_text, const isl_http_header_t *headers, size_t n,
+                        const char *final_url) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  isl_iso_t *iso = sub->inst->iso;
+  char *text = headers_text(headers, n);
+  isl_val_t args[5] = {0};
+  if (!text || isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_number(iso, status, &args[1]) < 0 ||
+      isl_iso_new_string(iso, status_text ? status_text : "", &args[2]) < 0 ||
+      isl_iso_new_string(iso, text, &args[3]) < 0 ||
+      isl_iso_new_string(iso, final_url ? final_url : "", &args[4]) < 0) {
+    for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
+    free(text);
+    return;
+  }
+  free(text);
+  sub_call(sub, sub->inst->worker->entry->fetch_response, 5, args);
+}
+
+static void on_body(isl_fetch_t *f, const char *data, size_t len) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  isl_iso_t *iso = sub->inst->iso;
+  isl_val_t args[2] = {0};
+  if (isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_array_buffer(iso, data, len, &args[1]) < 0) {
+    isl_iso_release(iso, args[0]);
+    return;
+  }
+  sub_call(sub, sub->inst->worker->entry->fetch_chunk, 2, args);
+}
+
+static void on_done(isl_fetch_t *f, int err, const char *msg) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  sub_unlink(sub);
+  isl_iso_t *iso = sub->inst->iso;
+  isl_val_t args[3] = {0};
+  if (isl_iso_new_number(iso, sub->id, &args[0]) == 0 && isl_iso_new_number(iso, err, &args[1]) == 0 &&
+      isl_iso_new_string(iso, msg ? msg : "", &args[2]) == 0) {
+    sub_call(sub, sub->inst->worker->entry->fetch_done, 3, args);
+  } else {
+    for (int i = 0; i < 3; i++) isl_iso_release(iso, args[i]);
+  }
+  free(sub);
+}
+
+/* The request a call runs for: the one it was entered for, or the only
+ * one in flight. */
+static isl_rt_exchange_t *current_exchange(isl_rt_inst_t *inst) {
+  if (inst->current) return inst->current;
+  return inst->n_exchanges == 1 ? inst->exchanges : NULL;
+}
+
+/* If url is on the request's own host and its route has an origin, the
+ * same path on the origin (malloc'd), else NULL. */
+static char *to_origin(const isl_rt_exchange_t *x, const char *url) {
+  if (!x || !x->route || !x->route->origin || !x->host[0]) return NULL;
+  const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+  size_t n = strlen(x->host);
+  if (!rest || strncasecmp(rest, x->host, n) != 0 || (rest[n] && rest[n] != '/' && rest[n] != '?')) return NULL;
+  size_t len = strlen(x->route->origin) + strlen(rest + n) + 2;
+  char *out = malloc(len);
+  if (out) snprintf(out, len, "%s%s%s", x->route->origin, rest[n] == '/' ? "" : "/", rest + n);
+  return out;
+}
+
+static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_inst_t *inst = isl_iso_get_data(iso);
+  if (!inst || !inst->loop || !inst->fetch)
+    return isl_iso_throw(iso, "Error", "fetch() can only be called while handling a request, not at load time");
+  if (argc < 6) return isl_iso_throw(iso, "TypeError", "host.fetchStart: expected 6 arguments");
+  isl_rt_exchange_t *x = current_exchange(inst);
+  if (x && ++x->subrequests > inst->worker->subrequests) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "Too many subrequests: this request already made %u (the limit per request)",
+             inst->worker->subrequests);
+    return isl_iso_throw(iso, "TypeError", msg);
+  }
+  char *method = isl_iso_to_cstring(iso, argv[0]);
+  char *url = isl_iso_to_cstring(iso, argv[1]);
+  char *text = isl_iso_to_cstring(iso, argv[2]);
+  uint8_t *body = NULL;
+  size_t body_len = 0;
+  if (strcmp(isl_iso_typeof(iso, argv[3]), "object") == 0) isl_iso_array_buffer_copy(iso, argv[3], &body, &body_len);
+  int redirect = (int)isl_iso_to_number(iso, argv[4]);
+  double timeout = isl_iso_to_number(iso, argv[5]);
+  char *origin_url = url ? to_origin(x, url) : NULL;
+
+  isl_http_header_t hdrs[MAX_FETCH_HEADERS];
+  size_t n = 0;
+  for (char *line = text, *next; line && *line && n < MAX_FETCH_HEADERS; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    char *colon = strchr(line, ':');
+    if (!colon) continue;
+    *colon = 0;
+    const char *value = colon + 1;
+    while (*value == ' ') value++;
+    /* Host follows the URL, except on the way to a route's own origin. */
+    if (strcasecmp(line, "host") == 0 && !origin_url) continue;
+    hdrs[n++] = (isl_http_header_t){line, strlen(line), value, strlen(value)};
+  }
+  const isl_rt_worker_t *w = inst->worker;
+  const char *allowed[64];
+  size_t n_allowed = 0;
+  for (size_t i = 0; i < w->n_allow_origins && n_allowed < 63; i++) allowed[n_allowed++] = w->allow_origins[i];
+  if (origin_url) allowed[n_allowed++] = x->route->origin;
+  isl_fetch_policy_t policy = {.allowed_origins = allowed, .n_allowed = n_allowed};
+  isl_fetch_request_t rq = {.method = method ? method : "GET",
+                            .url = origin_url ? origin_url : (url ? url : ""),
+                            .headers = hdrs,
+                            .n_headers = n,
+                            .body = body,
+                            .body_len = body_len,
+                            .redirect = redirect,
+                            .timeout_ms = timeout > 0 && timeout < 4e9 ? (uint32_t)timeout : 0};
+  isl_rt_sub_t *sub = calloc(1, sizeof(*sub));
+  isl_fetch_callbacks_t cb = {on_response, on_body, on_done, sub};
+  isl_err_t err = {0};
+  int rc = sub ? isl_fetch_start(inst->fetch, &rq, &policy, &cb, &sub->f, &err) : ISL_ENOMEM;
+  free(method);
+  free(url);
+  free(text);
+  free(body);
+  free(origin_url);
+  if (rc < 0) {
+    free(sub);
+    return isl_iso_throw(iso, "TypeError", err.msg[0] ? err.msg : "fetch failed");
+  }
+  sub->inst = inst;
+  sub->id = ++inst->next_sub_id;
+  sub->exchange_id = x ? x->id : 0;
+  sub->next = inst->subs;
+  inst->subs = sub;
+  inst->n_pending_io++;
+  return isl_iso_new_number(iso, sub->id, ret);
+}
+
+static isl_rt_sub_t *sub_arg(isl_iso_t *iso, int argc, const isl_val_t *argv) {
+  isl_rt_inst_t *inst = isl_iso_get_data(iso);
+  if (!inst || argc < 1) return NULL;
+  double id = isl_iso_to_number(iso, argv[0]);
+  for (isl_rt_sub_t *s = inst->subs; s; s = s->next)
+    if (s->id == id) return s;
+  return NULL;
+}
+
+static int fetch_abort(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_sub_t *sub = sub_arg(iso, argc, argv);
+  if (sub) {
+    sub_unlink(sub);
+    isl_fetch_abort(sub->f);
+    free(sub);
+  }
+  return 0;
+}
+
+static int fetch_pause(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_sub_t *sub = sub_arg(iso, argc, argv);
+  if (sub && argc >= 2) isl_fetch_pause(sub->f, isl_iso_to_number(iso, argv[1]) != 0);
+  return 0;
+}
+
+int isl_rt__host_fetch(isl_iso_t *iso, isl_val_t host) {
+  int rc;
+  if ((rc = isl_iso_define_function(iso, host, "fetchStart", fetch_start, NULL)) < 0) return rc;
+  if ((rc = isl_iso_define_function(iso, host, "fetchAbort", fetch_abort, NULL)) < 0) return rc;
+  return isl_iso_define_function(iso, host, "fetchPause", fetch_pause, NULL);
+}

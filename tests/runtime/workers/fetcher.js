@@ -1,0 +1,71 @@
+// Test tenant whose requests make subrequests to env.ORIGIN.
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const o = env.ORIGIN;
+    const q = url.searchParams;
+    const what = async (p) => {
+      try {
+        await p;
+        return "ok";
+      } catch (e) {
+        return `${e.name}: ${e.message}`;
+      }
+    };
+    switch (url.pathname) {
+      case "/fanout": {
+        const n = Number(q.get("n") ?? 5);
+        const t0 = Date.now();
+        const bodies = await Promise.all(Array.from({ length: n }, () => fetch(`${o}/slow?ms=200`).then((r) => r.text())));
+        return Response.json({ n: bodies.filter((b) => b === "slow").length, ms: Date.now() - t0 });
+      }
+      case "/post": {
+        const r = await fetch(`${o}/echo`, {
+          method: "POST",
+          body: new URLSearchParams({ a: "1", b: "two" }),
+          headers: { "x-test": "yes" },
+        });
+        return new Response(await r.text(), { status: r.status });
+      }
+      case "/limit": {
+        const results = [];
+        for (let i = 0; i < 51; i++) results.push(await what(fetch(`${o}/x`).then((r) => r.text())));
+        return Response.json({ ok: results.filter((r) => r === "ok").length, last: results[50] });
+      }
+      case "/errors":
+        return Response.json({
+          dns: await what(fetch("http://nosuch.invalid/")),
+          tls: await what(fetch(o.replace("http://", "https://") + "/x")),
+          blocked: await what(fetch("http://10.0.0.1/")),
+          loopback: await what(fetch(q.get("private"))),
+          timeout: await what(fetch(`${o}/slow?ms=2000`, { signal: AbortSignal.timeout(100) })),
+          scheme: await what(fetch("file:///etc/passwd")),
+        });
+      case "/redirects": {
+        const follow = await fetch(`${o}/redirect?to=/echo`);
+        const manual = await fetch(`${o}/redirect?to=/echo`, { redirect: "manual" });
+        return Response.json({
+          follow: [follow.status, follow.redirected, new URL(follow.url).pathname],
+          manual: [manual.status, manual.headers.get("location")],
+          error: await what(fetch(`${o}/redirect?to=/echo`, { redirect: "error" })),
+        });
+      }
+      case "/cookies": {
+        const r = await fetch(`${o}/cookies`);
+        return Response.json(r.headers.getSetCookie());
+      }
+      case "/status":
+        return fetch(`${o}/x?status=404`);
+      case "/big":
+        return fetch(`${o}/big?mb=${q.get("mb") ?? 100}`);
+      case "/abort": {
+        const c = new AbortController();
+        const p = fetch(`${o}/slow?ms=1000`, { signal: c.signal });
+        setTimeout(() => c.abort(new Error("stopped by the test")), 50);
+        return new Response(await what(p));
+      }
+      default:
+        return new Response("fetcher", { status: 404 });
+    }
+  },
+};
