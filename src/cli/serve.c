@@ -3,7 +3,7 @@
  * server, stop gracefully on SIGTERM or SIGINT.
  *
  *   isolde dev worker.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...
- *                        [--allow-origin URL]... [--origin URL]
+ *                        [--allow-origin URL]... [--origin URL] [--cpu-ms N] [--memory-mb N]
  *   isolde serve --config isolde.json
  *
  * dev serves one worker for every request, like `wrangler dev`; a script
@@ -86,6 +86,7 @@ int isl_cli_dev(int argc, char **argv) {
   const char **allow = calloc((size_t)argc + 1, sizeof(char *));
   size_t n_vars = 0, n_allow = 0;
   const char *origin = NULL;
+  uint32_t cpu_ms = 0, memory_mb = 0;
   unsigned long v;
   int status = 2;
   for (int i = 0; i < argc; i++) {
@@ -106,6 +107,14 @@ int isl_cli_dev(int argc, char **argv) {
     } else if (strcmp(a, "--var") == 0) {
       if (!next) goto usage;
       vars[n_vars++] = (char *)next;
+      i++;
+    } else if (strcmp(a, "--cpu-ms") == 0) {
+      if (parse_uint("--cpu-ms", next, 300000, &v) < 0) goto out;
+      cpu_ms = (uint32_t)v;
+      i++;
+    } else if (strcmp(a, "--memory-mb") == 0) {
+      if (parse_uint("--memory-mb", next, 2048, &v) < 0) goto out;
+      memory_mb = (uint32_t)v;
       i++;
     } else if (strcmp(a, "--allow-origin") == 0) {
       if (!next) goto usage;
@@ -134,6 +143,8 @@ int isl_cli_dev(int argc, char **argv) {
                                .env_json = env,
                                .allow_origins = allow,
                                .n_allow_origins = n_allow,
+                               .cpu_ms = cpu_ms,
+                               .memory_mb = memory_mb,
                                .log_fd = -1};
   isl_rt_worker_t *w = NULL;
   int rc = isl_rt_worker_load(&wc, &w, &err);
@@ -161,7 +172,7 @@ out:
 usage:
   fprintf(stderr,
           "usage: isolde dev WORKER.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...\n"
-          "                  [--allow-origin URL]... [--origin URL]\n");
+          "                  [--allow-origin URL]... [--origin URL] [--cpu-ms N] [--memory-mb N]\n");
   free(vars);
   free(allow);
   return 2;

@@ -20,8 +20,10 @@ typedef struct {
 
 static int start(fetch_env_t *e) {
   char path[PATH_MAX];
-  const char *o_args[] = {"dev", realpath("tests/runtime/workers/origin.js", path), "--port", "0", "--threads", "1",
-                          NULL};
+  /* The origin streams up to 100 MB from JS: more than a request's 50 ms. */
+  const char *o_args[] = {
+      "dev", realpath("tests/runtime/workers/origin.js", path), "--port", "0", "--threads", "1", "--cpu-ms", "10000",
+      NULL};
   if (!o_args[1] || test_server_start(&e->origin, o_args) != 0) return -1;
   if (test_server_dir(&e->edge) < 0) return -1;
   char cfg[PATH_MAX + 512];
@@ -152,7 +154,15 @@ TEST(fetch_streams_100_mb_through_with_flat_memory) {
     }
   }
   test_http_conn_close(&c);
+  if (total <= (size_t)100 << 20) {
+    char *out = test_server_output(&e.edge);
+    printf("  the edge printed:\n%s\n", out);
+    free(out);
+  }
   CHECK_MSG(total > (size_t)100 << 20, "read %zu bytes", total);
-  CHECK_MSG(peak - before < 40 * 1024, "the edge's RSS grew by %ld KiB passing 100 MB through", peak - before);
+  /* ASan's quarantine keeps up to 256 MiB of freed memory: RSS says
+   * nothing there (the release run checks it). */
+  if (!test_under_sanitizer())
+    CHECK_MSG(peak - before < 40 * 1024, "the edge's RSS grew by %ld KiB passing 100 MB through", peak - before);
   CHECK_EQ_INT(stop(&e), 0);
 }
