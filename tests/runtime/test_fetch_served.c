@@ -19,19 +19,22 @@ typedef struct {
 } fetch_env_t;
 
 static int start(fetch_env_t *e) {
-  char path[PATH_MAX];
+  char path[PATH_MAX], path2[PATH_MAX];
   /* The origin streams up to 100 MB from JS: more than a request's 50 ms. */
   const char *o_args[] = {
       "dev", realpath("tests/runtime/workers/origin.js", path), "--port", "0", "--threads", "1", "--cpu-ms", "10000",
       NULL};
   if (!o_args[1] || test_server_start(&e->origin, o_args) != 0) return -1;
   if (test_server_dir(&e->edge) < 0) return -1;
-  char cfg[PATH_MAX + 512];
+  char cfg[2 * PATH_MAX + 1024];
   snprintf(cfg, sizeof(cfg),
            "{\"listen\": {\"port\": 0}, \"threads\": 1, \"workers\": [{\"name\": \"fetcher\", \"main\": \"%s\", "
            "\"vars\": {\"ORIGIN\": \"http://127.0.0.1:%d\"}, \"allow_origins\": [\"http://127.0.0.1:%d\"], "
-           "\"limits\": {\"cpu_ms\": 5000}}]}",
-           realpath("tests/runtime/workers/fetcher.js", path), e->origin.port, e->origin.port);
+           "\"routes\": [\"edge.test/*\"], \"limits\": {\"cpu_ms\": 5000}}, "
+           "{\"name\": \"guard\", \"main\": \"%s\", \"routes\": [{\"pattern\": \"guard.test/*\", "
+           "\"origin\": \"http://127.0.0.1:%d\"}]}]}",
+           realpath("tests/runtime/workers/fetcher.js", path), e->origin.port, e->origin.port,
+           realpath("tests/runtime/workers/guard.js", path2), e->origin.port);
   const char *cfg_path = test_server_write(&e->edge, "isolde.json", cfg);
   if (!cfg_path) return -1;
   char p[512];
@@ -91,6 +94,33 @@ TEST(fetch_sends_bodies_headers_and_reads_responses) {
   CHECK_BODY_HAS(r, "\"manual\":[302,");
   CHECK_BODY_HAS(r, "\"error\":\"TypeError: fetch failed:");
   test_http_resp_free(&r);
+  CHECK_EQ_INT(stop(&e), 0);
+}
+
+static int get_host(fetch_env_t *e, const char *host, const char *path, test_http_resp_t *r) {
+  char raw[1024];
+  snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+  return test_http_request(e->edge.port, raw, r);
+}
+
+TEST(fetch_passes_through_to_a_routes_origin) {
+  fetch_env_t e = {0};
+  CHECK(start(&e) == 0);
+  test_http_resp_t r = {0};
+  /* fetch(request) on a route with an origin goes to that origin. */
+  CHECK(get_host(&e, "guard.test", "/page?x=1", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "origin /page");
+  test_http_resp_free(&r);
+  /* An exception after passThroughOnException(): the origin answers. */
+  CHECK(get_host(&e, "guard.test", "/boom", &r) == 0);
+  CHECK_EQ_INT(r.status, 200);
+  CHECK_EQ_STR(r.body, "origin /boom");
+  test_http_resp_free(&r);
+  CHECK(get_host(&e, "guard.test", "/crash", &r) == 0);
+  CHECK_EQ_INT(r.status, 500);
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&e.edge, "[guard] error: Uncaught Error: boom, but the origin answers", 2000));
   CHECK_EQ_INT(stop(&e), 0);
 }
 

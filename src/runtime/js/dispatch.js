@@ -17,9 +17,10 @@
 import host from "./host.js";
 import entry from "./entry.js";
 import { headersFromText, headersToText } from "./headers.js";
-import { makeIncomingRequest } from "./request.js";
+import { Request, makeIncomingRequest } from "./request.js";
 import { Response, responseParts } from "./response.js";
 import { setTimeout } from "./timers.js";
+import { fetch } from "./fetch.js";
 
 const QUEUE_HIGH = 1 << 20; // bytes queued for a client before a stream waits
 let env = Object.create(null);
@@ -132,6 +133,7 @@ async function send(st, resp) {
   const parts = responseParts(resp);
   if (parts.status === 0) throw new TypeError("the fetch handler returned Response.error()");
   const id = st.id;
+  st.sent = true;
   let text = headersToText(parts.headers);
   if (parts.bytes) {
     text += `content-length: ${parts.bytes.byteLength}\n`;
@@ -171,6 +173,18 @@ async function send(st, resp) {
   host.end(id);
 }
 
+/* ctx.passThroughOnException(): the handler threw before answering, so
+ * the request goes on to the origin (the route's own, through fetch()) as
+ * if no worker were there. The exception still goes to the tenant's log. A
+ * body the handler already read cannot be sent again: the request goes
+ * without it. */
+async function passThrough(st, err) {
+  host.log("error", `Uncaught ${describe(err)} (passed through to the origin)`);
+  const r = st.request;
+  const req = r.bodyUsed ? new Request(r.url, { method: r.method, headers: r.headers }) : r;
+  await send(st, await fetch(req));
+}
+
 function toArrayBuffer(u8) {
   if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength) return u8.buffer;
   return u8.buffer.slice(u8.byteOffset, u8.byteOffset + u8.byteLength);
@@ -200,12 +214,14 @@ entry.dispatch = (id, method, url, headerText, hasBody) => {
   let result;
   try {
     const request = makeIncomingRequest(url, method, headersFromText(headerText), body, st.abort.signal);
+    st.request = request;
     result = runHandler(st, request);
   } catch (e) {
     result = Promise.reject(e);
   }
   Promise.resolve(result)
     .then((resp) => send(st, resp))
+    .catch((err) => (st.passThrough && !st.sent && st.request ? passThrough(st, err) : Promise.reject(err)))
     .catch((err) => host.fail(id, `Uncaught ${describe(err)}`))
     .then(() => settle(st));
 };
