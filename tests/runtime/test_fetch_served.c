@@ -82,6 +82,9 @@ TEST(fetch_sends_bodies_headers_and_reads_responses) {
   CHECK_BODY_HAS(r, "\"type\":\"application/x-www-form-urlencoded;charset=UTF-8\"");
   CHECK_BODY_HAS(r, "\"x\":\"yes\"");
   test_http_resp_free(&r);
+  CHECK(get(&e, "/bodies", &r) == 0);
+  CHECK_EQ_STR(r.body, "[\"text\",\"bytes\",\"hi\",\"form\",\"streamed\"]");
+  test_http_resp_free(&r);
   CHECK(get(&e, "/cookies", &r) == 0);
   CHECK_EQ_STR(r.body, "[\"a=1\",\"b=2\"]");
   test_http_resp_free(&r);
@@ -150,6 +153,34 @@ TEST(fetch_limits_and_errors_are_clear) {
   CHECK(get(&e, "/abort", &r) == 0);
   CHECK_EQ_STR(r.body, "Error: stopped by the test");
   test_http_resp_free(&r);
+  CHECK_EQ_INT(stop(&e), 0);
+}
+
+TEST(fetch_dev_allow_origin_opens_a_private_origin) {
+  fetch_env_t e = {0};
+  CHECK(start(&e) == 0);
+  char path[PATH_MAX], origin[64], var[96];
+  snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", e.origin.port);
+  snprintf(var, sizeof(var), "ORIGIN=%s", origin);
+  const char *fetcher = realpath("tests/runtime/workers/fetcher.js", path);
+  CHECK(fetcher != NULL);
+  test_server_t closed = {0}, open = {0};
+  const char *closed_args[] = {"dev", fetcher, "--port", "0", "--var", var, NULL};
+  const char *open_args[] = {"dev", fetcher, "--port", "0", "--var", var, "--allow-origin", origin, NULL};
+  CHECK(test_server_start(&closed, closed_args) == 0);
+  CHECK(test_server_start(&open, open_args) == 0);
+  test_http_resp_t r = {0};
+  CHECK(test_http_request(closed.port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", &r) == 0);
+  CHECK_EQ_INT(r.status, 500); /* the fetch was blocked: loopback */
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&closed, "is a loopback address", 2000) ||
+        test_server_wait_output(&closed, "blocked", 100));
+  CHECK(test_http_request(open.port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", &r) == 0);
+  CHECK_EQ_INT(r.status, 404);
+  CHECK_EQ_STR(r.body, "origin /x");
+  test_http_resp_free(&r);
+  CHECK_EQ_INT(test_server_stop(&closed), 0);
+  CHECK_EQ_INT(test_server_stop(&open), 0);
   CHECK_EQ_INT(stop(&e), 0);
 }
 

@@ -27,6 +27,26 @@ export default {
         });
         return new Response(await r.text(), { status: r.status });
       }
+      case "/bodies": {
+        // Every body type fetch() takes, as the origin receives it.
+        const form = new FormData();
+        form.append("f", "v");
+        const stream = new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("stre"));
+            c.enqueue(new TextEncoder().encode("amed"));
+            c.close();
+          },
+        });
+        const bodies = ["text", new TextEncoder().encode("bytes").buffer, new Uint8Array([104, 105]), form, stream];
+        const out = [];
+        for (const body of bodies) {
+          const r = await fetch(`${o}/echo`, { method: "PUT", body, duplex: "half" });
+          const j = await r.json();
+          out.push(j.body.includes("name=\"f\"") ? "form" : j.body);
+        }
+        return Response.json(out);
+      }
       case "/limit": {
         const results = [];
         for (let i = 0; i < 51; i++) results.push(await what(fetch(`${o}/x`).then((r) => r.text())));
