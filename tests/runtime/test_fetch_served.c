@@ -68,6 +68,14 @@ TEST(fetch_fans_out_concurrently) {
   CHECK(ms != NULL);
   CHECK_MSG(atoi(ms + 5) < 800, "8 x 200 ms took %d ms", atoi(ms + 5));
   test_http_resp_free(&r);
+  /* Waiting on the network is wall time, not the request's CPU time. */
+  CHECK(test_server_wait_output(&e.edge, "path=/fanout status=200", 2000));
+  char *out = test_server_output(&e.edge);
+  const char *line = strstr(out, "path=/fanout status=200");
+  const char *cpu = line ? strstr(line, "cpu_us=") : NULL, *wall = line ? strstr(line, "wall_us=") : NULL;
+  long cpu_us = cpu ? atol(cpu + 7) : -1, wall_us = wall ? atol(wall + 8) : -1;
+  free(out);
+  CHECK_MSG(wall_us >= 200000 && cpu_us >= 0 && cpu_us < 100000, "cpu_us=%ld wall_us=%ld", cpu_us, wall_us);
   CHECK_EQ_INT(stop(&e), 0);
 }
 
