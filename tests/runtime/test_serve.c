@@ -262,6 +262,17 @@ TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
+TEST(serve_worker_that_always_spins_still_loads) {
+  /* The load-time learning request spins too: it is cut at the CPU limit
+   * and only the prefetch is lost. */
+  test_server_t s = {0};
+  const char *args[] = {"dev", worker_path("spin_all.js"), "--port", "0", "--threads", "1", NULL};
+  CHECK(test_server_start(&s, args) == 0);
+  CHECK(get_answers(s.port, "localhost", "/", 503, NULL));
+  CHECK(get_answers(s.port, "localhost", "/again", 503, NULL));
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}
+
 TEST(serve_requests_interleave_in_one_isolate) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);
