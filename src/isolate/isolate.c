@@ -581,20 +581,12 @@ int isl_iso_to_bjson(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len) {
 }
 
 int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t *out) {
-  int rc = isl_iso__enter(iso);
-  if (rc < 0) return rc;
+  isl_val_t abv;
+  int rc = isl_iso_new_array_buffer(iso, buf, len, &abv);
   *out = 0;
-  if (len >= UINT32_MAX) return ISL_EINVAL;
-  volatile uint32_t data = 0, ab = 0;
+  if (rc < 0) return rc;
+  volatile uint32_t ab = abv;
   int trap;
-  ISL_SBX_RUN(iso, trap, data = ISL_QTS_malloc(&iso->inst, (u32)len ? (u32)len : 1));
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  if (!data) return isl_iso__check(iso, 0);
-  memcpy(isl_mem__ptr(&iso->mem, data, len), buf, len);
-  /* The ArrayBuffer takes the guest buffer and frees it when collected. */
-  ISL_SBX_RUN(iso, trap, ab = ISL_QTS_NewArrayBuffer(&iso->inst, iso->ctx, data, (u32)len));
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  if ((rc = isl_iso__check(iso, ab)) < 0) return rc;
   volatile uint32_t r = 0;
   ISL_SBX_RUN(iso, trap, r = ISL_QTS_bjson_decode(&iso->inst, iso->ctx, ab));
   if (trap) return isl_iso__fail_trap(iso, trap);

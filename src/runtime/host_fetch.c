@@ -170,19 +170,9 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   char *origin_url = url ? to_origin(x, url) : NULL;
 
   isl_http_header_t hdrs[MAX_FETCH_HEADERS];
-  size_t n = 0;
-  for (char *line = text, *next; line && *line && n < MAX_FETCH_HEADERS; line = next) {
-    next = strchr(line, '\n');
-    if (next) *next++ = 0;
-    char *colon = strchr(line, ':');
-    if (!colon) continue;
-    *colon = 0;
-    const char *value = colon + 1;
-    while (*value == ' ') value++;
-    /* Host follows the URL, except on the way to a route's own origin. */
-    if (strcasecmp(line, "host") == 0 && !origin_url) continue;
-    hdrs[n++] = (isl_http_header_t){line, strlen(line), value, strlen(value)};
-  }
+  size_t n = 0, all = isl_rt__headers_parse(text, hdrs, MAX_FETCH_HEADERS);
+  for (size_t i = 0; i < all; i++) /* Host follows the URL, except on the way to a route's own origin. */
+    if (origin_url || strcasecmp(hdrs[i].name, "host") != 0) hdrs[n++] = hdrs[i];
   const isl_rt_worker_t *w = inst->worker;
   const char *allowed[64];
   size_t n_allowed = 0;

@@ -47,23 +47,16 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   char *text = isl_iso_to_cstring(iso, argv[3]);
   if (text) utf8_to_latin1(text);
   isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
-  size_t n = 0;
+  size_t n = 0, all = isl_rt__headers_parse(text, hdrs, MAX_RESPONSE_HEADERS);
   int64_t length = -1;
-  for (char *line = text, *next; line && *line && n < MAX_RESPONSE_HEADERS; line = next) {
-    next = strchr(line, '\n');
-    if (next) *next++ = 0;
-    char *colon = strchr(line, ':');
-    if (!colon) continue;
-    *colon = 0;
-    const char *value = colon + 1;
-    while (*value == ' ') value++;
-    if (strcasecmp(line, "content-length") == 0) {
+  for (size_t i = 0; i < all; i++) {
+    if (strcasecmp(hdrs[i].name, "content-length") == 0) {
       char *end;
-      long long v = strtoll(value, &end, 10);
-      if (end != value && !*end && v >= 0) length = v;
+      long long v = strtoll(hdrs[i].value, &end, 10);
+      if (end != hdrs[i].value && !*end && v >= 0) length = v;
       continue;
     }
-    hdrs[n++] = (isl_http_header_t){line, strlen(line), value, strlen(value)};
+    hdrs[n++] = hdrs[i];
   }
   x->status = status;
   if (x->req) isl_http_res_start(x->req, status, reason && reason[0] ? reason : NULL, hdrs, n, length);

@@ -195,6 +195,9 @@ struct isl_rt_s {
   size_t n_routes;
   isl_rt__route_t *fallback; /* takes what no route claims (`isolde dev`), or NULL */
 };
+/* header_text.c: splits "name: value\n" text in place into at most cap
+ * headers pointing into it; returns how many. */
+size_t isl_rt__headers_parse(char *text, isl_http_header_t *hdrs, size_t cap);
 /* proxy.c: answers req from origin, with no worker (a route with only an origin). */
 void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin);
 void isl_rt__proxy_body(isl_http_req_t *req, const char *data, size_t len);
