@@ -241,3 +241,23 @@ int test_server_stop(test_server_t *s) {
   cleanup(s);
   return status;
 }
+
+int test_server_serve_config(test_server_t *s, const char *json) {
+  const char *written = test_server_write(s, "isolde.json", json);
+  if (!written) return -1;
+  char path[512];
+  snprintf(path, sizeof(path), "%s", written);
+  const char *args[] = {"serve", "--config", path, NULL};
+  return test_server_start(s, args);
+}
+
+long test_server_rss_kb(const test_server_t *s) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+  if (f) fclose(f);
+  return kb;
+}

@@ -52,6 +52,10 @@ const char *test_server_write(test_server_t *s, const char *name, const char *co
 /* Starts `isolde <args...>` (NULL-terminated); waits up to 20 s for it to
  * listen. Returns 0, or -1 after printing why (and the process's output). */
 int test_server_start(test_server_t *s, const char *const *args);
+/* Writes json to s->dir/isolde.json and starts `isolde serve --config` on it. */
+int test_server_serve_config(test_server_t *s, const char *json);
+/* The server process's resident memory in KiB, or -1. */
+long test_server_rss_kb(const test_server_t *s);
 /* SIGTERM and wait (up to 30 s, then SIGKILL); returns the exit status, or
  * 128+signal. Removes the temporary files unless keep is set. */
 int test_server_stop(test_server_t *s);

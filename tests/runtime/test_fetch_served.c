@@ -35,12 +35,7 @@ static int start(fetch_env_t *e) {
            "\"origin\": \"http://127.0.0.1:%d\"}]}]}",
            realpath("tests/runtime/workers/fetcher.js", path), e->origin.port, e->origin.port,
            realpath("tests/runtime/workers/guard.js", path2), e->origin.port);
-  const char *cfg_path = test_server_write(&e->edge, "isolde.json", cfg);
-  if (!cfg_path) return -1;
-  char p[512];
-  snprintf(p, sizeof(p), "%s", cfg_path);
-  const char *args[] = {"serve", "--config", p, NULL};
-  return test_server_start(&e->edge, args);
+  return test_server_serve_config(&e->edge, cfg);
 }
 
 static int stop(fetch_env_t *e) {
@@ -192,21 +187,10 @@ TEST(fetch_dev_allow_origin_opens_a_private_origin) {
   CHECK_EQ_INT(stop(&e), 0);
 }
 
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  long kb = -1;
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
-  if (f) fclose(f);
-  return kb;
-}
-
 TEST(fetch_streams_100_mb_through_with_flat_memory) {
   fetch_env_t e = {0};
   CHECK(start(&e) == 0);
-  long before = rss_kb(e.edge.pid);
+  long before = test_server_rss_kb(&e.edge);
   test_http_conn_t c;
   CHECK(test_http_conn_open(&c, e.edge.port) == 0);
   CHECK(test_http_conn_send_str(&c, "GET /big?mb=100 HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n") == 0);
@@ -218,7 +202,7 @@ TEST(fetch_streams_100_mb_through_with_flat_memory) {
     if (n <= 0) break;
     total += (size_t)n;
     if (i % 64 == 0) {
-      long now = rss_kb(e.edge.pid);
+      long now = test_server_rss_kb(&e.edge);
       if (now > peak) peak = now;
     }
   }

@@ -361,20 +361,8 @@ TEST(serve_streams_bodies_both_ways) {
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  long kb = -1;
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
-  if (f) fclose(f);
-  return kb;
-}
-
 TEST(serve_slow_client_does_not_make_the_host_buffer) {
   test_server_t s = {0};
-  CHECK(test_server_dir(&s) == 0);
   char cfg[PATH_MAX + 256];
   /* Copying 64 MiB out of the isolate takes more than a request's default
    * 50 ms of CPU (under ASan all the more): this test is about memory. */
@@ -382,20 +370,15 @@ TEST(serve_slow_client_does_not_make_the_host_buffer) {
            "{\"listen\": {\"port\": 0}, \"threads\": 1, \"workers\": [{\"name\": \"api\", \"main\": \"%s\", "
            "\"limits\": {\"cpu_ms\": 10000}}]}",
            worker_path("api.js"));
-  const char *cfg_path = test_server_write(&s, "isolde.json", cfg);
-  CHECK(cfg_path != NULL);
-  char path[512];
-  snprintf(path, sizeof(path), "%s", cfg_path);
-  const char *args[] = {"serve", "--config", path, NULL};
-  CHECK(test_server_start(&s, args) == 0);
-  long before = rss_kb(s.pid);
+  CHECK(test_server_serve_config(&s, cfg) == 0);
+  long before = test_server_rss_kb(&s);
   test_http_conn_t c;
   CHECK(test_http_conn_open(&c, s.port) == 0);
   CHECK(test_http_conn_send_str(&c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == 0);
   /* The client reads nothing for a while: the worker must wait, not the
    * host buffer 64 MiB. */
   usleep(500000);
-  long during = rss_kb(s.pid);
+  long during = test_server_rss_kb(&s);
   CHECK_MSG(during - before < 24 * 1024, "server RSS grew by %ld KiB while the client did not read", during - before);
   size_t total = 0;
   char buf[65536];
@@ -473,19 +456,13 @@ static int reader_still_serving(int port) {
 
 TEST(serve_malformed_requests_never_break_a_worker) {
   test_server_t s = {0};
-  CHECK(test_server_dir(&s) == 0);
   char cfg[PATH_MAX + 256];
   /* Short timeouts: some cases are requests that stall. */
   snprintf(cfg, sizeof(cfg),
            "{\"listen\": {\"port\": 0}, \"threads\": 1, \"http\": {\"header_timeout_ms\": 300, "
            "\"body_timeout_ms\": 300}, \"workers\": [{\"name\": \"reader\", \"main\": \"%s\"}]}",
            worker_path("reads_body.js"));
-  const char *cfg_path = test_server_write(&s, "isolde.json", cfg);
-  CHECK(cfg_path != NULL);
-  char path[512];
-  snprintf(path, sizeof(path), "%s", cfg_path);
-  const char *args[] = {"serve", "--config", path, NULL};
-  CHECK(test_server_start(&s, args) == 0);
+  CHECK(test_server_serve_config(&s, cfg) == 0);
   FILE *f = fopen("tests/http/malformed.txt", "r");
   CHECK_MSG(f != NULL, "cannot open tests/http/malformed.txt (run from the repository root)");
   char why[512];
