@@ -19,22 +19,6 @@ typedef struct {
   uint64_t left; /* /big: bytes still to write */
 } oreq_t;
 
-static int query_int(const char *target, const char *key, int def) {
-  const char *q = strchr(target, '?');
-  size_t klen = strlen(key);
-  while (q) {
-    q++;
-    if (strncmp(q, key, klen) == 0 && q[klen] == '=') return atoi(q + klen + 1);
-    q = strchr(q, '&');
-  }
-  return def;
-}
-
-static int path_is(const char *target, const char *path) {
-  size_t n = strlen(path);
-  return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
-}
-
 static void done(oreq_t *x) {
   atomic_fetch_add(&x->o->released, 1);
   isl_http_req_release(x->req);
@@ -114,25 +98,25 @@ static void on_body(isl_http_req_t *req, const char *data, size_t len) {
 static void on_body_end(isl_http_req_t *req) {
   oreq_t *x = req->data;
   const char *t = isl_http_req_target(req);
-  if (path_is(t, "/slow")) {
-    start_timer(x, on_slow, query_int(t, "ms", 200), 0);
+  if (test_http_path_is(t, "/slow")) {
+    start_timer(x, on_slow, test_http_query_int(t, "ms", 200), 0);
     return;
   }
-  if (path_is(t, "/big")) {
-    x->left = (uint64_t)query_int(t, "mb", 1) << 20;
+  if (test_http_path_is(t, "/big")) {
+    x->left = (uint64_t)test_http_query_int(t, "mb", 1) << 20;
     isl_http_res_start(req, 200, NULL, NULL, 0, (int64_t)x->left);
     start_timer(x, on_big_tick, 1, 1);
     return;
   }
-  if (path_is(t, "/redirect") || path_is(t, "/loop")) {
+  if (test_http_path_is(t, "/redirect") || test_http_path_is(t, "/loop")) {
     const char *to = strstr(t, "to=");
-    to = path_is(t, "/loop") ? "/loop" : to ? to + 3 : "/echo";
+    to = test_http_path_is(t, "/loop") ? "/loop" : to ? to + 3 : "/echo";
     isl_http_header_t h = {"Location", 8, to, strlen(to)};
-    isl_http_res_start(req, query_int(t, "code", 302), NULL, &h, 1, 0);
+    isl_http_res_start(req, test_http_query_int(t, "code", 302), NULL, &h, 1, 0);
     isl_http_res_end(req);
-  } else if (path_is(t, "/status")) {
-    isl_http_res_simple(req, query_int(t, "code", 200), NULL, "status");
-  } else if (path_is(t, "/set-cookie")) {
+  } else if (test_http_path_is(t, "/status")) {
+    isl_http_res_simple(req, test_http_query_int(t, "code", 200), NULL, "status");
+  } else if (test_http_path_is(t, "/set-cookie")) {
     isl_http_header_t h[] = {
         {"Set-Cookie", 10, "a=1; Path=/", 11}, {"X-Between", 9, "yes", 3}, {"Set-Cookie", 10, "b=2", 3}};
     isl_http_res_start(req, 200, "Fine Thanks", h, 3, 2);

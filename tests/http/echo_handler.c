@@ -25,23 +25,6 @@ static echo_ctx_t *ctx_of(isl_http_req_t *req) {
   return isl_http_server_handler_data(isl_http_loop_server(isl_http_req_loop(req)));
 }
 
-/* The integer after "key=" in the query, or def. */
-static int query_int(const char *target, const char *key, int def) {
-  const char *q = strchr(target, '?');
-  size_t klen = strlen(key);
-  while (q) {
-    q++;
-    if (strncmp(q, key, klen) == 0 && q[klen] == '=') return atoi(q + klen + 1);
-    q = strchr(q, '&');
-  }
-  return def;
-}
-
-static int path_is(const char *target, const char *path) {
-  size_t n = strlen(path);
-  return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
-}
-
 static void xreq_done(xreq_t *x) {
   atomic_fetch_add(&x->ctx->released, 1);
   isl_http_req_release(x->req);
@@ -169,7 +152,7 @@ static void on_request(isl_http_req_t *req) {
   x->ctx = ctx;
   x->req = req;
   req->data = x;
-  if (path_is(isl_http_req_target(req), "/early")) isl_http_res_simple(req, 200, NULL, "early");
+  if (test_http_path_is(isl_http_req_target(req), "/early")) isl_http_res_simple(req, 200, NULL, "early");
 }
 
 static void on_body(isl_http_req_t *req, const char *data, size_t len) {
@@ -181,25 +164,25 @@ static void on_body_end(isl_http_req_t *req) {
   xreq_t *x = req->data;
   atomic_fetch_add(&x->ctx->body_ends, 1);
   const char *t = isl_http_req_target(req);
-  if (path_is(t, "/stream")) {
-    x->n = query_int(t, "n", 5);
+  if (test_http_path_is(t, "/stream")) {
+    x->n = test_http_query_int(t, "n", 5);
     isl_http_header_t h = {"Content-Type", 12, "text/plain", 10};
     isl_http_res_start(req, 200, NULL, &h, 1, -1);
-    start_timer(x, on_stream_tick, query_int(t, "ms", 5), 1);
-  } else if (path_is(t, "/slow")) {
-    x->n = query_int(t, "n", 100000);
-    start_timer(x, on_slow_fire, query_int(t, "ms", 200), 0);
-  } else if (path_is(t, "/early")) {
+    start_timer(x, on_stream_tick, test_http_query_int(t, "ms", 5), 1);
+  } else if (test_http_path_is(t, "/slow")) {
+    x->n = test_http_query_int(t, "n", 100000);
+    start_timer(x, on_slow_fire, test_http_query_int(t, "ms", 200), 0);
+  } else if (test_http_path_is(t, "/early")) {
     xreq_done(x);
-  } else if (path_is(t, "/release")) {
+  } else if (test_http_path_is(t, "/release")) {
     xreq_done(x); /* no response: the server answers 500 */
-  } else if (path_is(t, "/misuse")) {
+  } else if (test_http_path_is(t, "/misuse")) {
     misuse(req);
     xreq_done(x);
-  } else if (path_is(t, "/none")) {
+  } else if (test_http_path_is(t, "/none")) {
     /* waits for on_abort */
-  } else if (path_is(t, "/status")) {
-    isl_http_res_simple(req, query_int(t, "code", 200), NULL, "status");
+  } else if (test_http_path_is(t, "/status")) {
+    isl_http_res_simple(req, test_http_query_int(t, "code", 200), NULL, "status");
     xreq_done(x);
   } else {
     echo(x);

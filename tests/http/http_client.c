@@ -352,3 +352,21 @@ int test_http_malformed_cases(int port, FILE *cases, int (*still_serving)(int po
   }
   return n;
 }
+
+/* ---- request targets, for test handlers -------------------------------------------- */
+
+int test_http_query_int(const char *target, const char *key, int def) {
+  const char *q = strchr(target, '?');
+  size_t klen = strlen(key);
+  while (q) {
+    q++;
+    if (strncmp(q, key, klen) == 0 && q[klen] == '=') return atoi(q + klen + 1);
+    q = strchr(q, '&');
+  }
+  return def;
+}
+
+int test_http_path_is(const char *target, const char *path) {
+  size_t n = strlen(path);
+  return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
+}

@@ -96,6 +96,11 @@ int test_http_server_join(test_http_server_t *t);
  */
 int test_http_malformed_cases(int port, FILE *cases, int (*still_serving)(int port), char *why, size_t cap);
 
+/* For test handlers: the integer after "key=" in target's query, or def;
+ * and whether target's path (before any '?') is exactly path. */
+int test_http_query_int(const char *target, const char *key, int def);
+int test_http_path_is(const char *target, const char *path);
+
 /* Milliseconds on a monotonic clock. */
 long long test_http_now_ms(void);
 
