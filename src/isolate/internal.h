@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine_names.h" /* generated: minified import/export names */
 #include "isolate/isolate.h"
@@ -166,6 +167,9 @@ static inline void *isl_mem__ptr(const wasm_rt_memory_t *mem, uint32_t ptr, uint
 typedef struct {
   isl_iso_host_fn fn;
   void *data;
+  /* What a snapshot file calls it (the name it was defined with; borrowed,
+   * like data): a loaded file finds fn and data again by this key. */
+  const char *key;
 } isl_iso_fn_t;
 
 struct isl_iso_s {
@@ -205,8 +209,10 @@ struct isl_iso_s {
  * Clones run on several threads, hence the atomic count.
  */
 struct isl_iso_snapshot_s {
-  int refs; /* atomic */
-  int fd;   /* sealed memfd: the template's memory, or only this layer's runs */
+  int refs;     /* atomic */
+  int fd;       /* sealed memfd: the template's memory, or only this layer's runs;
+                 * or a snapshot file (snapfile.c), read-only */
+  off_t fd_off; /* where the memory image starts in fd: 0 but in a file */
   /* Layered: the snapshot the template was cloned from (a reference); its
    * image lies under this one's runs. NULL for a full snapshot. */
   isl_iso_snapshot_t *parent;
@@ -240,7 +246,10 @@ int isl_iso__fail_trap(isl_iso_t *iso, int trap);
 int isl_iso__enter(isl_iso_t *iso);
 int isl_iso__check(isl_iso_t *iso, uint32_t result);
 uint32_t isl_iso__guest_strdup(isl_iso_t *iso, const char *s, size_t len);
-int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, uint32_t *id);
+int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, const char *key, uint32_t *id);
+/* The isolate's own host functions (Math.random), by key, for snapfile.c. */
+extern const isl_iso_host_def_t isl_iso__own_fns[];
+extern const size_t isl_iso__n_own_fns;
 /* snapshot.c */
 isl_iso_snapshot_t *isl_iso__snapshot_dup(const isl_iso_snapshot_t *s);
 extern uint32_t isl_iso__undefined; /* address of the engine's constant undefined */

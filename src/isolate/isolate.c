@@ -56,6 +56,9 @@ void isl_iso__seed_random(isl_iso_t *iso) {
   } while (!(iso->rng[0] | iso->rng[1] | iso->rng[2] | iso->rng[3]));
 }
 
+static int define_keyed(isl_iso_t *iso, isl_val_t obj, const char *name, const char *key, isl_iso_host_fn fn,
+                        void *data);
+
 /* xoshiro256**: every isolate draws from its own stream, seeded from the
  * kernel, so clones of one snapshot never share a Math.random sequence. */
 static int math_random(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
@@ -72,6 +75,10 @@ static int math_random(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   s[3] = (s[3] << 45) | (s[3] >> 19);
   return isl_iso_new_number(iso, (double)(r >> 11) * 0x1.0p-53, ret);
 }
+
+/* A key no host table can mean by accident: host names are identifiers. */
+const isl_iso_host_def_t isl_iso__own_fns[] = {{"isolde:Math.random", math_random, NULL}};
+const size_t isl_iso__n_own_fns = sizeof(isl_iso__own_fns) / sizeof(isl_iso__own_fns[0]);
 
 int isl_iso__fail_trap(isl_iso_t *iso, int trap) {
   isl_iso_error_t *e = &iso->err;
@@ -164,7 +171,7 @@ int isl_iso_new(const isl_iso_limits_t *limits, isl_iso_t **out, isl_err_t *err)
     rc = isl_iso_get(iso, math, "Math", &m);
     isl_iso_release(iso, math);
     if (rc == 0) {
-      rc = isl_iso_define_function(iso, m, "random", math_random, NULL);
+      rc = define_keyed(iso, m, "random", isl_iso__own_fns[0].name, math_random, NULL);
       isl_iso_release(iso, m);
     }
   }
@@ -596,7 +603,7 @@ int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t
 
 /* ---- host functions --------------------------------------------------------- */
 
-int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, uint32_t *id) {
+int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, const char *key, uint32_t *id) {
   if (iso->n_fns == iso->cap_fns) {
     uint32_t cap = iso->cap_fns ? iso->cap_fns * 2 : 8;
     isl_iso_fn_t *f = realloc(iso->fns, cap * sizeof(*f));
@@ -604,16 +611,18 @@ int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, uint32_t *id
     iso->fns = f;
     iso->cap_fns = cap;
   }
-  iso->fns[iso->n_fns] = (isl_iso_fn_t){fn, data};
+  iso->fns[iso->n_fns] = (isl_iso_fn_t){fn, data, key};
   *id = iso->n_fns++;
   return 0;
 }
 
-int isl_iso_define_function(isl_iso_t *iso, isl_val_t obj, const char *name, isl_iso_host_fn fn, void *data) {
+/* obj[name] = a function calling fn; key names it in snapshot files. */
+static int define_keyed(isl_iso_t *iso, isl_val_t obj, const char *name, const char *key, isl_iso_host_fn fn,
+                        void *data) {
   int rc = isl_iso__enter(iso);
   if (rc < 0) return rc;
   uint32_t id;
-  if ((rc = isl_iso__add_fn(iso, fn, data, &id)) < 0) return rc;
+  if ((rc = isl_iso__add_fn(iso, fn, data, key, &id)) < 0) return rc;
   uint32_t gname = isl_iso__guest_strdup(iso, name, strlen(name));
   if (!gname) return isl_iso__check(iso, 0);
   volatile uint32_t f = 0;
@@ -631,6 +640,10 @@ int isl_iso_define_function(isl_iso_t *iso, isl_val_t obj, const char *name, isl
   if (!obj) isl_iso_release(iso, target);
   isl_iso_release(iso, f);
   return rc;
+}
+
+int isl_iso_define_function(isl_iso_t *iso, isl_val_t obj, const char *name, isl_iso_host_fn fn, void *data) {
+  return define_keyed(iso, obj, name, name, fn, data);
 }
 
 int isl_iso_throw(isl_iso_t *iso, const char *ctor, const char *message) {

@@ -144,6 +144,37 @@ size_t isl_iso_snapshot_bytes(const isl_iso_snapshot_t *snap);
 int isl_iso_snapshot_learn_hot(isl_iso_snapshot_t *snap, isl_iso_t *iso);
 /* OS pages in snap's hot set; 0 when it has none. */
 size_t isl_iso_snapshot_hot_pages(const isl_iso_snapshot_t *snap);
+/*
+ * Snapshot files: a full snapshot (of an isolate made with isl_iso_new)
+ * written to disk once, at build time, and mapped by every later process
+ * copy-on-write from the page cache, so no engine code runs to make it
+ * again. The file holds the memory image (sparse), the engine's state, the
+ * keys of the host functions (the names they were defined with; keys must
+ * be unique) and up to ISL_ISO_SNAPFILE_META_MAX bytes of the caller's own
+ * (meta: say, handles it needs). build_id names what made it (the engine
+ * and the code that ran); a file with another build_id, another format
+ * version or another page size is refused, as is a truncated one.
+ * Written to path.tmp and renamed, so a process that maps the old file
+ * keeps its pages while a build replaces it.
+ */
+#ifndef ISL_ISO_SNAPFILE_META_MAX
+#define ISL_ISO_SNAPFILE_META_MAX 4096
+#endif
+/* A host function a snapshot file refers to: key as defined, fn and data
+ * for this process (data borrowed, must outlive the snapshot's clones). */
+typedef struct {
+  const char *name;
+  isl_iso_host_fn fn;
+  void *data;
+} isl_iso_host_def_t;
+int isl_iso_snapshot_save(const isl_iso_snapshot_t *snap, const char *path, const char *build_id, const void *meta,
+                          size_t meta_len, isl_err_t *err);
+/* Maps the snapshot file at path. Every host function key in the file must
+ * be one of fns (n_fns borrowed entries) or the isolate's own. *meta gets
+ * a copy of the caller's bytes from malloc (owned), *meta_len their size. */
+int isl_iso_snapshot_open(const char *path, const char *build_id, const isl_iso_host_def_t *fns, size_t n_fns,
+                          isl_iso_snapshot_t **out, void **meta, size_t *meta_len, isl_err_t *err);
+
 /* A new isolate that behaves exactly like the snapshot's template did, with
  * its own memory, its own randomness and the snapshot's limits. */
 int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *snap, isl_iso_t **out, isl_err_t *err);

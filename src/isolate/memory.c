@@ -71,7 +71,8 @@ int isl_mem__map_snapshot(wasm_rt_memory_t *mem, const isl_iso_snapshot_t *s) {
   int rc = isl_mem__reserve(mem, 0, s->max_pages);
   if (rc < 0) return rc;
   size_t root_size = (size_t)root->pages * ISL_WASM_PAGE, size = (size_t)s->pages * ISL_WASM_PAGE;
-  if (mmap(mem->data, root_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, root->fd, 0) == MAP_FAILED) goto fail;
+  if (mmap(mem->data, root_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, root->fd, root->fd_off) == MAP_FAILED)
+    goto fail;
   /* What the layers grew beyond the bottom: zeros except for their runs. */
   if (size > root_size && mprotect(mem->data + root_size, size - root_size, PROT_READ | PROT_WRITE) != 0) goto fail;
   for (int k = n - 2; k >= 0; k--) {
@@ -134,14 +135,28 @@ static int image_start(const wasm_rt_memory_t *mem, size_t os_page, isl_mem_imag
   return 0;
 }
 
-/* Writes OS page i of mem into the image unless it is zero (a hole reads
- * as zeros and costs nothing). */
-static int image_put(const wasm_rt_memory_t *mem, size_t os_page, size_t i, isl_mem_image_t *out) {
-  const uint8_t *p = mem->data + i * os_page;
-  if (page_is_zero(p, os_page)) return 0;
-  if (pwrite(out->fd, p, os_page, (off_t)(i * os_page)) != (ssize_t)os_page) return errno ? -errno : ISL_ESYS;
-  out->bytes += os_page;
-  bit_set(out->nonzero, i);
+/* Writes OS pages [first, end) of mem into the image at their own offsets,
+ * skipping zero pages (a hole reads as zeros and costs nothing): one
+ * pwrite per run of non-zero pages, not one per page (layers are made
+ * while a server loads workers, and the kernel's per-call cost dominated). */
+static int image_put_run(const wasm_rt_memory_t *mem, size_t os_page, size_t first, size_t end, isl_mem_image_t *out) {
+  for (size_t i = first; i < end;) {
+    if (page_is_zero(mem->data + i * os_page, os_page)) {
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < end && !page_is_zero(mem->data + j * os_page, os_page)) j++;
+    size_t len = (j - i) * os_page;
+    for (size_t done = 0; done < len;) {
+      ssize_t k = pwrite(out->fd, mem->data + i * os_page + done, len - done, (off_t)(i * os_page + done));
+      if (k <= 0) return k < 0 ? -errno : ISL_ESYS;
+      done += (size_t)k;
+    }
+    out->bytes += len;
+    for (size_t p = i; p < j; p++) bit_set(out->nonzero, p);
+    i = j;
+  }
   return 0;
 }
 
@@ -163,8 +178,12 @@ int isl_mem__to_memfd(const wasm_rt_memory_t *mem, isl_mem_image_t *out) {
   int rc = image_start(mem, os_page, out);
   if (rc == 0 && !resident) rc = ISL_ENOMEM;
   if (rc == 0 && mincore(mem->data, mem->size, resident) != 0) rc = -errno;
-  for (size_t i = 0; i < n && rc == 0; i++)
-    if (resident[i] & 1) rc = image_put(mem, os_page, i, out);
+  for (size_t i = 0; i < n && rc == 0;) {
+    size_t j = i;
+    while (j < n && (resident[j] & 1)) j++;
+    if (j > i) rc = image_put_run(mem, os_page, i, j, out);
+    i = j + 1;
+  }
   if (rc == 0) rc = image_seal(out);
   free(resident);
   if (rc < 0) isl_mem__image_free(out);
@@ -315,10 +334,8 @@ int isl_mem__layer_memfd(const wasm_rt_memory_t *mem, const isl_iso_snapshot_t *
     if (bit_get(pnz, i)) bit_set(out->nonzero, i);
   for (uint32_t r = 0; r < out->n_runs && rc == 0; r++) {
     const isl_mem_run_t *run = &out->runs[r];
-    for (size_t i = run->first; i < (size_t)run->first + run->count && rc == 0; i++) {
-      out->nonzero[i / 64] &= ~(1ull << (i % 64));
-      rc = image_put(mem, os_page, i, out);
-    }
+    for (size_t i = run->first; i < (size_t)run->first + run->count; i++) out->nonzero[i / 64] &= ~(1ull << (i % 64));
+    rc = image_put_run(mem, os_page, run->first, (size_t)run->first + run->count, out);
   }
   if (rc == 0) rc = image_seal(out);
   if (rc < 0) goto fail;
