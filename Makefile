@@ -87,31 +87,47 @@ $(GEN)/embed_tool: tools/embed.c
 	@mkdir -p $(GEN)
 	$(CC) -std=c11 $(WARN) -O1 -o $@ $<
 
-$(GEN)/prelude_js.c: $(GEN)/prelude.js $(GEN)/embed_tool
-	$(GEN)/embed_tool isl_rt__prelude_js $< $@
+# The build id: a hash of the engine and the prelude. The base snapshot
+# (isolde.snap, made by isolde-mksnap) carries it, and a binary refuses a
+# snapshot whose id is not its own. Rewritten only when it changes.
+SNAP_FORMAT := 1
+$(GEN)/build_id.h: $(PKG)/emscripten-module.wasm $(GEN)/prelude.js
+	@mkdir -p $(GEN)
+	id=$$( (echo "isolde snapshot format $(SNAP_FORMAT)"; cat $^) | sha256sum | cut -c1-64); \
+	  echo "#define ISL_BUILD_ID \"$$id\"" > $@.tmp
+	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 # ---- our code: one object folder per build flavour ------------------------------
+# ASan must let our SIGSEGV handler turn guard-page faults into wasm traps;
+# host faults are still passed on to ASan's handler, which reports them.
+ASAN_ENV := ASAN_OPTIONS=allow_user_segv_handler=1:detect_leaks=1:use_sigaltstack=0 UBSAN_OPTIONS=print_stacktrace=1
+
+# Each flavour: isolde, isolde-tests, and isolde.snap beside them, the
+# base snapshot that isolde-mksnap makes from the prelude (no prelude JS
+# runs when isolde starts). $(3) is the environment its binaries run in.
 define flavour
 $(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h tests/*/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -c $$< -o $$@
 
-$(BUILD)/$(1)/prelude_js.o: $(GEN)/prelude_js.c
-	$$(CC) -c $$< -o $$@
+$(BUILD)/$(1)/src/runtime/prelude.o: $(GEN)/build_id.h
 
-$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
+$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ) | $(BUILD)/$(1)/isolde.snap
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 
-$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(TEST_SRC)) $(BUILD)/$(1)/prelude_js.o $(ENGINE_OBJ)
+$(BUILD)/$(1)/isolde-mksnap: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) tools/mksnap.c) $(ENGINE_OBJ)
+	$$(CC) $(2) -o $$@ $$^ $(LIBS)
+
+$(BUILD)/$(1)/isolde.snap: $(BUILD)/$(1)/isolde-mksnap $(GEN)/prelude.js
+	$(3) $(BUILD)/$(1)/isolde-mksnap $(GEN)/prelude.js $$@
+
+$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(TEST_SRC)) $(ENGINE_OBJ) | $(BUILD)/$(1)/isolde.snap
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 endef
-$(eval $(call flavour,release,$(REL_CFLAGS)))
-$(eval $(call flavour,asan,$(ASAN_CFLAGS)))
+$(eval $(call flavour,release,$(REL_CFLAGS),))
+$(eval $(call flavour,asan,$(ASAN_CFLAGS),$(ASAN_ENV)))
 
 # ---- tests ------------------------------------------------------------------------
-# ASan must let our SIGSEGV handler turn guard-page faults into wasm traps;
-# host faults are still passed on to ASan's handler, which reports them.
-ASAN_ENV := ASAN_OPTIONS=allow_user_segv_handler=1:detect_leaks=1:use_sigaltstack=0 UBSAN_OPTIONS=print_stacktrace=1
 
 test: test-release test-asan
 test-release: $(BUILD)/release/isolde-tests $(BUILD)/release/isolde

@@ -42,7 +42,7 @@ static const char *const http_keys[] = {
 static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", "allow_origins", NULL};
 static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", "origin", NULL};
 static const char *const pass_route_keys[] = {"pattern", "origin", NULL};
-static const char *const limits_keys[] = {"cpu_ms", "memory_mb", "subrequests", NULL};
+static const char *const limits_keys[] = {"cpu_ms", "startup_ms", "memory_mb", "subrequests", NULL};
 
 /* ---- messages and field paths ------------------------------------------------------ */
 
@@ -455,6 +455,7 @@ static int parse_worker(ctx_t *c, const cJSON *w, isl_cli_config_t *cfg, size_t 
     mark = push_key(c, "limits");
     if ((rc = check_object(c, limits, limits_keys)) != 0) return rc;
     if ((rc = get_u32(c, limits, "cpu_ms", 0, 300000, &wc->cpu_ms)) != 0) return rc;
+    if ((rc = get_u32(c, limits, "startup_ms", 0, 300000, &wc->startup_ms)) != 0) return rc;
     if ((rc = get_u32(c, limits, "memory_mb", 0, 2048, &wc->memory_mb)) != 0) return rc;
     if ((rc = get_u32(c, limits, "subrequests", 0, 10000, &wc->subrequests)) != 0) return rc;
     pop(c, mark);

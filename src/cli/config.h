@@ -48,7 +48,9 @@
 //   vars                     any JSON values; names are JS identifiers
 //   secrets                  string values; names are JS identifiers, and a
 //                            name may not be both a var and a secret
-//   limits.cpu_ms            0..300000 (0: the isolate default)
+//   limits.cpu_ms            0..300000 CPU ms per request (0: the isolate default, 50)
+//   limits.startup_ms        0..300000 CPU ms for the script's top-level code
+//                            when it loads (0: 400)
 //   limits.memory_mb         0..2048 (0: the isolate default)
 //   limits.subrequests       0..10000 fetch() calls per request (0: 50)
 //   cache_mb                 0..1048576, the Cache API's cap (0: default)
@@ -82,9 +84,9 @@ typedef struct {
   char *env_json;       /* one JSON object merging vars and secrets; "{}" when neither */
   char **secret_names;  /* which env_json keys are secrets: never log their values */
   size_t n_secrets;
-  uint32_t cpu_ms, memory_mb; /* 0 = default */
-  uint32_t subrequests;       /* fetch() calls per request; 0 = default (50) */
-  char **allow_origins;       /* private origins fetch() may reach: "http://127.0.0.1:9000" */
+  uint32_t cpu_ms, startup_ms, memory_mb; /* 0 = default */
+  uint32_t subrequests;                   /* fetch() calls per request; 0 = default (50) */
+  char **allow_origins;                   /* private origins fetch() may reach: "http://127.0.0.1:9000" */
   size_t n_allow_origins;
 } isl_cli_worker_conf_t;
 

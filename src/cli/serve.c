@@ -79,6 +79,15 @@ static int parse_uint(const char *flag, const char *s, unsigned long max, unsign
   return 0;
 }
 
+/* Maps the base snapshot before anything loads: a server that could not
+ * serve a single request must say why and exit, never listen. */
+static int open_base(void) {
+  isl_err_t err = {0};
+  int rc = isl_rt_base_open(&err);
+  if (rc < 0) fprintf(stderr, "isolde: cannot start: %s\n", err.msg[0] ? err.msg : isl_strerror(rc));
+  return rc;
+}
+
 int isl_cli_dev(int argc, char **argv) {
   const char *script = NULL;
   isl_http_config_t hc = {.host = "127.0.0.1", .port = 8787};
@@ -86,7 +95,7 @@ int isl_cli_dev(int argc, char **argv) {
   const char **allow = calloc((size_t)argc + 1, sizeof(char *));
   size_t n_vars = 0, n_allow = 0;
   const char *origin = NULL;
-  uint32_t cpu_ms = 0, memory_mb = 0;
+  uint32_t cpu_ms = 0, startup_ms = 0, memory_mb = 0;
   unsigned long v;
   int status = 2;
   for (int i = 0; i < argc; i++) {
@@ -111,6 +120,10 @@ int isl_cli_dev(int argc, char **argv) {
     } else if (strcmp(a, "--cpu-ms") == 0) {
       if (parse_uint("--cpu-ms", next, 300000, &v) < 0) goto out;
       cpu_ms = (uint32_t)v;
+      i++;
+    } else if (strcmp(a, "--startup-ms") == 0) {
+      if (parse_uint("--startup-ms", next, 300000, &v) < 0) goto out;
+      startup_ms = (uint32_t)v;
       i++;
     } else if (strcmp(a, "--memory-mb") == 0) {
       if (parse_uint("--memory-mb", next, 2048, &v) < 0) goto out;
@@ -144,9 +157,15 @@ int isl_cli_dev(int argc, char **argv) {
                                .allow_origins = allow,
                                .n_allow_origins = n_allow,
                                .cpu_ms = cpu_ms,
+                               .startup_ms = startup_ms,
                                .memory_mb = memory_mb,
                                .log_fd = -1};
   isl_rt_worker_t *w = NULL;
+  if (open_base() < 0) {
+    free(env);
+    status = 1;
+    goto out;
+  }
   int rc = isl_rt_worker_load(&wc, &w, &err);
   free(env);
   if (rc < 0) {
@@ -172,7 +191,7 @@ out:
 usage:
   fprintf(stderr,
           "usage: isolde dev WORKER.js [--port 8787] [--host 127.0.0.1] [--threads N] [--var KEY=VALUE]...\n"
-          "                  [--allow-origin URL]... [--origin URL] [--cpu-ms N] [--memory-mb N]\n");
+          "                  [--allow-origin URL]... [--origin URL] [--cpu-ms N] [--startup-ms N] [--memory-mb N]\n");
   free(vars);
   free(allow);
   return 2;
@@ -198,6 +217,10 @@ int isl_cli_serve(int argc, char **argv) {
     fprintf(stderr, "isolde: %s\n", err.msg);
     return 1;
   }
+  if (open_base() < 0) {
+    isl_cli_config_free(&cfg);
+    return 1;
+  }
   isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads, .cache_mb = cfg.cache_mb};
   isl_rt_route_t *routes = NULL;
   isl_rt_t *rt = NULL;
@@ -212,6 +235,7 @@ int isl_cli_serve(int argc, char **argv) {
                                 .secret_names = (const char *const *)wc->secret_names,
                                 .n_secrets = wc->n_secrets,
                                 .cpu_ms = wc->cpu_ms,
+                                .startup_ms = wc->startup_ms,
                                 .memory_mb = wc->memory_mb,
                                 .subrequests = wc->subrequests,
                                 .allow_origins = (const char *const *)wc->allow_origins,

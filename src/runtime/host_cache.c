@@ -154,9 +154,5 @@ static int cache_delete(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   return isl_iso_new_number(iso, deleted, ret);
 }
 
-int isl_rt__host_cache(isl_iso_t *iso, isl_val_t host) {
-  int rc;
-  if ((rc = isl_iso_define_function(iso, host, "cachePut", cache_put, NULL)) < 0) return rc;
-  if ((rc = isl_iso_define_function(iso, host, "cacheMatch", cache_match, NULL)) < 0) return rc;
-  return isl_iso_define_function(iso, host, "cacheDelete", cache_delete, NULL);
-}
+const isl_rt_host_fn_t isl_rt__cache_fns[] = {
+    {"cachePut", cache_put}, {"cacheMatch", cache_match}, {"cacheDelete", cache_delete}, {NULL, NULL}};

@@ -50,6 +50,4 @@ static int console_log(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   return 0;
 }
 
-int isl_rt__host_console(isl_iso_t *iso, isl_val_t host) {
-  return isl_iso_define_function(iso, host, "log", console_log, NULL);
-}
+const isl_rt_host_fn_t isl_rt__console_fns[] = {{"log", console_log}, {NULL, NULL}};

@@ -88,9 +88,5 @@ static int crypto_hmac(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   return isl_iso_new_array_buffer(iso, out, out_len, ret);
 }
 
-int isl_rt__host_crypto(isl_iso_t *iso, isl_val_t host) {
-  int rc;
-  if ((rc = isl_iso_define_function(iso, host, "random", crypto_random, NULL)) < 0) return rc;
-  if ((rc = isl_iso_define_function(iso, host, "digest", crypto_digest, NULL)) < 0) return rc;
-  return isl_iso_define_function(iso, host, "hmac", crypto_hmac, NULL);
-}
+const isl_rt_host_fn_t isl_rt__crypto_fns[] = {
+    {"random", crypto_random}, {"digest", crypto_digest}, {"hmac", crypto_hmac}, {NULL, NULL}};

@@ -238,9 +238,5 @@ static int fetch_pause(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   return 0;
 }
 
-int isl_rt__host_fetch(isl_iso_t *iso, isl_val_t host) {
-  int rc;
-  if ((rc = isl_iso_define_function(iso, host, "fetchStart", fetch_start, NULL)) < 0) return rc;
-  if ((rc = isl_iso_define_function(iso, host, "fetchAbort", fetch_abort, NULL)) < 0) return rc;
-  return isl_iso_define_function(iso, host, "fetchPause", fetch_pause, NULL);
-}
+const isl_rt_host_fn_t isl_rt__fetch_fns[] = {
+    {"fetchStart", fetch_start}, {"fetchAbort", fetch_abort}, {"fetchPause", fetch_pause}, {NULL, NULL}};

@@ -138,15 +138,6 @@ static int http_done(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv
   return 0;
 }
 
-int isl_rt__host_http(isl_iso_t *iso, isl_val_t host) {
-  static const struct {
-    const char *name;
-    isl_iso_host_fn fn;
-  } fns[] = {{"respond", http_respond}, {"write", http_write}, {"pending", http_pending},
-             {"end", http_end},         {"fail", http_fail},   {"done", http_done}};
-  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    int rc = isl_iso_define_function(iso, host, fns[i].name, fns[i].fn, NULL);
-    if (rc < 0) return rc;
-  }
-  return 0;
-}
+const isl_rt_host_fn_t isl_rt__http_fns[] = {
+    {"respond", http_respond}, {"write", http_write}, {"pending", http_pending}, {"end", http_end}, {"fail", http_fail},
+    {"done", http_done},       {NULL, NULL}};

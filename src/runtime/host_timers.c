@@ -89,8 +89,4 @@ void isl_rt__timers_close(isl_rt_inst_t *inst) {
   while (inst->timers) timer_unlink(inst->timers);
 }
 
-int isl_rt__host_timers(isl_iso_t *iso, isl_val_t host) {
-  int rc;
-  if ((rc = isl_iso_define_function(iso, host, "timerStart", timer_start, NULL)) < 0) return rc;
-  return isl_iso_define_function(iso, host, "timerStop", timer_stop, NULL);
-}
+const isl_rt_host_fn_t isl_rt__timer_fns[] = {{"timerStart", timer_start}, {"timerStop", timer_stop}, {NULL, NULL}};

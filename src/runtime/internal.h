@@ -3,8 +3,8 @@
  *
  * The pieces, bottom up:
  *   prelude.c   the base snapshot: a fresh isolate with the host functions
- *               and the JS prelude (src/runtime/js) evaluated, made once per
- *               process; every worker starts as a clone of it.
+ *               and the JS prelude (src/runtime/js) evaluated, made at build
+ *               time and mapped from a file; every worker starts as a clone.
  *   worker.c    a loaded worker: a clone of the base that ran the tenant's
  *               script, snapshotted again (isl_rt_worker_t).
  *   instance.c  a live isolate of one worker on one event loop, and every
@@ -42,17 +42,21 @@ typedef struct {
   isl_val_t fetch_response, fetch_chunk, fetch_done;
 } isl_rt_entry_t;
 
+/* A host function the prelude calls, by the name it has on the host object.
+ * Each host_*.c file exports a table of them, ended by {NULL, NULL}. */
+typedef struct {
+  const char *name;
+  isl_iso_host_fn fn;
+} isl_rt_host_fn_t;
+
 /* ---- prelude.c --------------------------------------------------------------- */
-/* The process-wide base snapshot, made on first use; NULL with *err on failure. */
+/* The process-wide base snapshot, mapped on first use (isl_rt_base_open);
+ * NULL with *err on failure. */
 const isl_iso_snapshot_t *isl_rt__base(const isl_rt_entry_t **entry, isl_err_t *err);
 
-/* ---- host_*.c: each file registers its functions on the host object -------- */
-int isl_rt__host_console(isl_iso_t *iso, isl_val_t host);
-int isl_rt__host_crypto(isl_iso_t *iso, isl_val_t host);
-int isl_rt__host_timers(isl_iso_t *iso, isl_val_t host);
-int isl_rt__host_http(isl_iso_t *iso, isl_val_t host);
-int isl_rt__host_cache(isl_iso_t *iso, isl_val_t host);
-int isl_rt__host_fetch(isl_iso_t *iso, isl_val_t host);
+/* ---- host_*.c: each file's functions for the host object (prelude.c joins them) */
+extern const isl_rt_host_fn_t isl_rt__console_fns[], isl_rt__crypto_fns[], isl_rt__timer_fns[], isl_rt__http_fns[],
+    isl_rt__cache_fns[], isl_rt__fetch_fns[];
 /* Stops and frees every timer of an instance (when it is discarded). */
 void isl_rt__timers_close(isl_rt_inst_t *inst);
 /* Aborts every subrequest of an instance (when it is discarded). */
@@ -63,7 +67,8 @@ struct isl_rt_worker_s {
   char *name;
   char *dir; /* realpath of main's folder: modules may not leave it */
   char *main_path;
-  isl_iso_limits_t limits;
+  isl_iso_limits_t limits;  /* of each request */
+  isl_iso_limits_t startup; /* of the top-level code when it loads */
   isl_iso_snapshot_t *snap;
   const isl_rt_entry_t *entry;
   int log_fd;           /* the tenant's log sink; < 0 = stdout/stderr */

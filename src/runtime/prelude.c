@@ -1,92 +1,203 @@
 /*
  * prelude.c - the base snapshot every worker starts from.
  *
- * A fresh isolate gets the host functions on a global __isolde_host, then
- * runs the bundled prelude (build/gen/prelude.js, from src/runtime/js),
- * which takes that object away from the global scope and leaves its entry
- * object on __isolde. We keep handles to the entry object and its
- * functions, delete the global, and snapshot: every clone then has the Web
- * APIs ready and the same handles, and no tenant code can reach either.
- * Made once per process (the prelude takes tens of ms to evaluate); a
- * clone costs microseconds.
+ * Made at build time, not at start: `isolde-mksnap` (tools/mksnap.c) calls
+ * isl_rt_base_build, which gives a fresh isolate the host functions on a
+ * global __isolde_host, runs the bundled prelude (build/gen/prelude.js,
+ * from src/runtime/js; it takes that object away from the global scope and
+ * leaves its entry object on __isolde), keeps handles to the entry object
+ * and its functions, deletes the global, and saves the snapshot to a file
+ * (src/isolate/snapfile.c) with the handles as its meta bytes. Every clone
+ * then has the Web APIs ready and the same handles, and no tenant code can
+ * reach either.
+ *
+ * A process maps that file once (isl_rt_base_open): no prelude JS runs
+ * when a process starts, so start-up costs the same on a busy machine as
+ * on an idle one and cannot run into a CPU limit. The file is found at
+ * $ISOLDE_SNAPSHOT, else next to the executable (isolde.snap); the build
+ * id compiled into this file (a hash of the engine and the prelude) must
+ * match the file's, so a binary never runs a prelude it was not built
+ * with.
+ *
+ * The prelude is trusted code: it is built under ISL_RT_TRUSTED_CPU_MS,
+ * never under a tenant's limits.
  */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "build_id.h" /* generated: ISL_BUILD_ID, a hash of the engine and the prelude */
 #include "runtime/internal.h"
 
-extern const char isl_rt__prelude_js[];
-extern const size_t isl_rt__prelude_js_len;
+/* ---- the host functions, joined from the host_*.c tables ------------------- */
+
+#define MAX_HOST_FNS 64
+
+static const isl_rt_host_fn_t *const host_tables[] = {isl_rt__console_fns, isl_rt__crypto_fns, isl_rt__timer_fns,
+                                                      isl_rt__http_fns,    isl_rt__cache_fns,  isl_rt__fetch_fns};
+
+static size_t host_defs(isl_iso_host_def_t *defs) {
+  size_t n = 0;
+  for (size_t t = 0; t < sizeof(host_tables) / sizeof(host_tables[0]); t++)
+    for (const isl_rt_host_fn_t *f = host_tables[t]; f->name && n < MAX_HOST_FNS; f++)
+      defs[n++] = (isl_iso_host_def_t){f->name, f->fn, NULL};
+  return n;
+}
+
+/* ---- build ------------------------------------------------------------------ */
+
+static int get_fn(isl_iso_t *iso, isl_val_t obj, const char *name, isl_val_t *out, isl_err_t *err) {
+  int rc = isl_iso_get(iso, obj, name, out);
+  if (rc < 0) return isl_err_set(err, rc, "prelude: cannot read entry.%s", name);
+  if (strcmp(isl_iso_typeof(iso, *out), "function") != 0)
+    return isl_err_set(err, ISL_EINVAL, "prelude: entry.%s is not a function", name);
+  return 0;
+}
+
+static char *read_file(const char *path, size_t *len, isl_err_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    isl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  char *buf = NULL;
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n == cap) {
+      char *b = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
+      if (!b) break;
+      buf = b;
+    }
+    size_t k = fread(buf + n, 1, cap - n, f);
+    n += k;
+    if (k == 0) break;
+  }
+  int bad = ferror(f) || !buf || n == cap;
+  fclose(f);
+  if (bad) {
+    free(buf);
+    isl_err_set(err, ISL_ESYS, "%s: cannot read", path);
+    return NULL;
+  }
+  buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+int isl_rt_base_build(const char *prelude_path, const char *out_path, isl_err_t *err) {
+  isl_iso_t *iso = NULL;
+  isl_iso_snapshot_t *snap = NULL;
+  isl_val_t host = 0, global = 0;
+  size_t len = 0;
+  char *src = read_file(prelude_path, &len, err);
+  if (!src) return err ? err->code : ISL_ESYS;
+  isl_iso_limits_t trusted = {.cpu_ms = ISL_RT_TRUSTED_CPU_MS};
+  int rc = isl_iso_new(&trusted, &iso, err);
+  if (rc < 0) goto done;
+  isl_iso_host_def_t defs[MAX_HOST_FNS];
+  size_t n = host_defs(defs);
+  if ((rc = isl_iso_new_object(iso, &host)) < 0) goto install_failed;
+  for (size_t i = 0; i < n; i++)
+    if ((rc = isl_iso_define_function(iso, host, defs[i].name, defs[i].fn, NULL)) < 0) goto install_failed;
+  if ((rc = isl_iso_global(iso, &global)) < 0 || (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0)
+    goto install_failed;
+  rc = isl_iso_eval(iso, src, len, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL);
+  if (rc < 0) {
+    const isl_iso_error_t *e = isl_iso_last_error(iso);
+    isl_err_set(err, rc, "prelude: %s: %s\n%s", e->name, e->message, e->stack);
+    goto done;
+  }
+  isl_rt_entry_t en;
+  if ((rc = isl_iso_get(iso, global, "__isolde", &en.entry)) < 0) {
+    isl_err_set(err, rc, "prelude: no __isolde entry object");
+    goto done;
+  }
+  if ((rc = get_fn(iso, en.entry, "timer", &en.timer, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "setEnv", &en.set_env, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "registerModule", &en.register_module, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "dispatch", &en.dispatch, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "bodyChunk", &en.body_chunk, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "bodyEnd", &en.body_end, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "abort", &en.abort, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "fetchResponse", &en.fetch_response, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "fetchChunk", &en.fetch_chunk, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "fetchDone", &en.fetch_done, err)) < 0)
+    goto done;
+  static const char hide[] = "delete globalThis.__isolde;";
+  if ((rc = isl_iso_eval(iso, hide, sizeof(hide) - 1, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL)) < 0) {
+    isl_err_set(err, rc, "prelude: cannot hide the entry object");
+    goto done;
+  }
+  isl_iso_release(iso, global);
+  global = 0;
+  /* Clones get a tenant's default limits, not the build's. */
+  isl_iso_limits_t tenant = {0};
+  if ((rc = isl_iso_set_limits(iso, &tenant)) < 0 || (rc = isl_iso_snapshot_new(iso, &snap, err)) < 0) goto done;
+  rc = isl_iso_snapshot_save(snap, out_path, ISL_BUILD_ID, &en, sizeof(en), err);
+  goto done;
+install_failed:
+  isl_err_set(err, rc, "prelude: cannot install the host functions: %s", isl_strerror(rc));
+done:
+  if (iso && global) isl_iso_release(iso, global);
+  isl_iso_snapshot_free(snap);
+  isl_iso_free(iso);
+  free(src);
+  return rc;
+}
+
+/* ---- open ------------------------------------------------------------------- */
 
 static pthread_once_t base_once = PTHREAD_ONCE_INIT;
 static isl_iso_snapshot_t *base_snap;
 static isl_rt_entry_t base_entry;
 static isl_err_t base_err;
 
-static int get_fn(isl_iso_t *iso, isl_val_t obj, const char *name, isl_val_t *out) {
-  int rc = isl_iso_get(iso, obj, name, out);
-  if (rc < 0) return isl_err_set(&base_err, rc, "prelude: cannot read entry.%s", name);
-  if (strcmp(isl_iso_typeof(iso, *out), "function") != 0)
-    return isl_err_set(&base_err, ISL_EINVAL, "prelude: entry.%s is not a function", name);
-  return 0;
+const char *isl_rt_base_path(void) {
+  static char path[PATH_MAX];
+  const char *env = getenv("ISOLDE_SNAPSHOT");
+  if (env && env[0]) return env;
+  if (!path[0]) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) return "isolde.snap";
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(path, sizeof(path), "%.*s/isolde.snap", (int)(sizeof(path) - 13), exe);
+  }
+  return path;
 }
 
-static int make_base(void) {
-  isl_iso_t *iso = NULL;
-  isl_val_t host = 0, global = 0;
-  int rc = isl_iso_new(NULL, &iso, &base_err);
-  if (rc < 0) return rc;
-  if ((rc = isl_iso_new_object(iso, &host)) < 0 || (rc = isl_rt__host_console(iso, host)) < 0 ||
-      (rc = isl_rt__host_crypto(iso, host)) < 0 || (rc = isl_rt__host_timers(iso, host)) < 0 ||
-      (rc = isl_rt__host_http(iso, host)) < 0 || (rc = isl_rt__host_fetch(iso, host)) < 0 ||
-      (rc = isl_rt__host_cache(iso, host)) < 0 || (rc = isl_iso_global(iso, &global)) < 0 ||
-      (rc = isl_iso_set(iso, global, "__isolde_host", host)) < 0) {
-    isl_err_set(&base_err, rc, "prelude: cannot install the host functions: %s", isl_strerror(rc));
-    goto fail;
+static void open_base(void) {
+  isl_iso_host_def_t defs[MAX_HOST_FNS];
+  size_t n = host_defs(defs);
+  void *meta = NULL;
+  size_t meta_len = 0;
+  const char *path = isl_rt_base_path();
+  int rc = isl_iso_snapshot_open(path, ISL_BUILD_ID, defs, n, &base_snap, &meta, &meta_len, &base_err);
+  if (rc == 0 && meta_len != sizeof(base_entry)) {
+    isl_err_set(&base_err, ISL_EINVAL, "%s: the snapshot's entry handles do not fit this binary", path);
+    isl_iso_snapshot_free(base_snap);
+    base_snap = NULL;
+  } else if (rc == 0) {
+    memcpy(&base_entry, meta, sizeof(base_entry));
   }
-  rc = isl_iso_eval(iso, isl_rt__prelude_js, isl_rt__prelude_js_len, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL);
-  if (rc < 0) {
-    const isl_iso_error_t *e = isl_iso_last_error(iso);
-    isl_err_set(&base_err, rc, "prelude: %s: %s\n%s", e->name, e->message, e->stack);
-    goto fail;
-  }
-  isl_rt_entry_t *en = &base_entry;
-  if ((rc = isl_iso_get(iso, global, "__isolde", &en->entry)) < 0) goto fail;
-  if ((rc = get_fn(iso, en->entry, "timer", &en->timer)) < 0 ||
-      (rc = get_fn(iso, en->entry, "setEnv", &en->set_env)) < 0 ||
-      (rc = get_fn(iso, en->entry, "registerModule", &en->register_module)) < 0 ||
-      (rc = get_fn(iso, en->entry, "dispatch", &en->dispatch)) < 0 ||
-      (rc = get_fn(iso, en->entry, "bodyChunk", &en->body_chunk)) < 0 ||
-      (rc = get_fn(iso, en->entry, "bodyEnd", &en->body_end)) < 0 ||
-      (rc = get_fn(iso, en->entry, "abort", &en->abort)) < 0 ||
-      (rc = get_fn(iso, en->entry, "fetchResponse", &en->fetch_response)) < 0 ||
-      (rc = get_fn(iso, en->entry, "fetchChunk", &en->fetch_chunk)) < 0 ||
-      (rc = get_fn(iso, en->entry, "fetchDone", &en->fetch_done)) < 0)
-    goto fail;
-  static const char hide[] = "delete globalThis.__isolde;";
-  if ((rc = isl_iso_eval(iso, hide, sizeof(hide) - 1, "isolde:prelude", ISL_ISO_EVAL_SCRIPT, NULL)) < 0) goto fail;
-  isl_iso_release(iso, global);
-  global = 0;
-  if ((rc = isl_iso_snapshot_new(iso, &base_snap, &base_err)) < 0) goto fail;
-  isl_iso_free(iso);
-  return 0;
-fail:
-  if (!base_err.code) isl_err_set(&base_err, rc, "prelude: %s", isl_strerror(rc));
-  isl_iso_free(iso);
-  return rc;
+  free(meta);
 }
 
-static void make_base_once(void) {
-  if (make_base() < 0) base_snap = NULL;
+int isl_rt_base_open(isl_err_t *err) {
+  pthread_once(&base_once, open_base);
+  if (base_snap) return 0;
+  if (err) *err = base_err;
+  return base_err.code ? base_err.code : ISL_EINVAL;
 }
 
 const isl_iso_snapshot_t *isl_rt__base(const isl_rt_entry_t **entry, isl_err_t *err) {
-  pthread_once(&base_once, make_base_once);
-  if (!base_snap) {
-    if (err) *err = base_err;
-    return NULL;
-  }
+  if (isl_rt_base_open(err) < 0) return NULL;
   *entry = &base_entry;
   return base_snap;
 }

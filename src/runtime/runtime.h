@@ -28,6 +28,30 @@
 typedef struct isl_rt_s isl_rt_t;
 typedef struct isl_rt_worker_s isl_rt_worker_t;
 
+/* ---- the base snapshot ----------------------------------------------------------
+ * Every worker starts as a clone of one base: the JS prelude evaluated in a
+ * fresh isolate. The build makes it once (isl_rt_base_build, run by
+ * build/<flavour>/isolde-mksnap) and writes it to isolde.snap next to the
+ * binaries; each process maps that file (isl_rt_base_open) and runs no
+ * prelude code. */
+
+/* CPU limit of trusted work (the prelude at build time), in ms: never a
+ * tenant's limit. */
+#ifndef ISL_RT_TRUSTED_CPU_MS
+#define ISL_RT_TRUSTED_CPU_MS 30000
+#endif
+/* Evaluates the bundled prelude at prelude_path and saves the base to
+ * snapshot_path (written beside it and renamed into place). */
+int isl_rt_base_build(const char *prelude_path, const char *snapshot_path, isl_err_t *err);
+/* Where the base is read from: $ISOLDE_SNAPSHOT, else isolde.snap in the
+ * executable's folder. A static string. */
+const char *isl_rt_base_path(void);
+/* Maps the base, once per process (later calls answer the first's result).
+ * Fails, with the reason in err, when the file is missing, damaged, or made
+ * by another build. Call it before serving: a process that cannot map its
+ * base must not listen. */
+int isl_rt_base_open(isl_err_t *err);
+
 typedef struct {
   const char *name;                /* tenant name, shown in logs; borrowed */
   const char *main_path;           /* the main module or service-worker script; borrowed */
@@ -35,6 +59,7 @@ typedef struct {
   const char *const *secret_names; /* env keys whose values are never logged */
   size_t n_secrets;
   uint32_t cpu_ms;                  /* CPU limit per request; 0 = ISL_ISO_CPU_MS */
+  uint32_t startup_ms;              /* CPU limit of the script's top-level evaluation; 0 = ISL_RT_STARTUP_MS */
   uint32_t memory_mb;               /* memory cap per isolate; 0 = ISL_ISO_MEMORY_MAX_MB */
   uint32_t subrequests;             /* fetch() calls per request; 0 = ISL_RT_SUBREQUESTS */
   const char *const *allow_origins; /* private origins fetch() may reach ("http://127.0.0.1:9000"); borrowed */
@@ -46,6 +71,12 @@ typedef struct {
  * snapshots the result. err says what failed (with file:line for JS). */
 int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out, isl_err_t *err);
 void isl_rt_worker_free(isl_rt_worker_t *w);
+
+/* CPU time a worker's top-level code may take when it loads, in ms (as
+ * Workers allows start-up more than a request). */
+#ifndef ISL_RT_STARTUP_MS
+#define ISL_RT_STARTUP_MS 400
+#endif
 
 #ifndef ISL_RT_SUBREQUESTS
 #define ISL_RT_SUBREQUESTS 50

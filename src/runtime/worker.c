@@ -14,6 +14,10 @@
  * set, src/isolate): later clones copy them at once instead of faulting on
  * each during their first request.
  *
+ * The script's top-level code and that request run under the worker's
+ * start-up limit (limits.startup_ms, 400 ms of CPU by default), not under
+ * the per-request cpu_ms: Workers, too, gives start-up more room.
+ *
  * Modules are read from the main script's folder and below, never outside
  * it: a tenant's import must not become a way to read the host's files.
  */
@@ -155,6 +159,8 @@ static void learn_hot_set(isl_rt_worker_t *w) {
   isl_rt_exchange_t *x = calloc(1, sizeof(*x));
   isl_val_t args[5] = {0};
   if (quiet.log_fd < 0 || !x || isl_rt__inst_new(&quiet, NULL, NULL, &inst, NULL) < 0) goto done;
+  /* Start-up work, not a client's request: the start-up limit applies. */
+  isl_iso_set_limits(inst->iso, &w->startup);
   x->id = inst->next_exchange_id++;
   x->inst = inst;
   x->logged = 1;
@@ -192,6 +198,8 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   w->name = strdup(cfg->name ? cfg->name : "");
   w->limits.cpu_ms = cfg->cpu_ms ? cfg->cpu_ms : ISL_ISO_CPU_MS;
   w->limits.memory_max_mb = cfg->memory_mb ? cfg->memory_mb : ISL_ISO_MEMORY_MAX_MB;
+  w->startup = w->limits;
+  w->startup.cpu_ms = cfg->startup_ms ? cfg->startup_ms : ISL_RT_STARTUP_MS;
   w->subrequests = cfg->subrequests ? cfg->subrequests : ISL_RT_SUBREQUESTS;
   if (cfg->n_allow_origins && !(w->allow_origins = calloc(cfg->n_allow_origins, sizeof(char *)))) {
     free(w->name);
@@ -225,7 +233,8 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   if ((rc = isl_rt__inst_new(&tmp, NULL, NULL, &inst, err)) < 0) goto fail;
   inst->worker = w;
   isl_iso_t *iso = inst->iso;
-  if ((rc = isl_iso_set_limits(iso, &w->limits)) < 0) {
+  /* The top-level code runs under the start-up limit, requests under cpu_ms. */
+  if ((rc = isl_iso_set_limits(iso, &w->startup)) < 0) {
     rc = isl_err_set(err, rc, "%s: invalid limits (memory_mb 1..2048)", w->name);
     goto fail;
   }
@@ -239,14 +248,19 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   }
   isl_iso_release(iso, args[0]);
   isl_val_t ns = 0;
-  if ((rc = run_main(iso, w->main_path, src, &ns, err)) < 0) goto fail;
+  if ((rc = run_main(iso, w->main_path, src, &ns, err)) < 0) {
+    if (rc == ISL_ETIMEOUT)
+      isl_err_set(err, rc, "%s: the top-level code exceeded the start-up CPU limit of %u ms (limits.startup_ms)",
+                  w->main_path, w->startup.cpu_ms);
+    goto fail;
+  }
   rc = isl_iso_call(iso, entry->register_module, 0, 1, &ns, NULL);
   isl_iso_release(iso, ns);
   if (rc < 0) {
     rc = js_error(iso, rc, w->main_path, err);
     goto fail;
   }
-  if ((rc = isl_iso_snapshot_new(iso, &w->snap, err)) < 0) goto fail;
+  if ((rc = isl_iso_set_limits(iso, &w->limits)) < 0 || (rc = isl_iso_snapshot_new(iso, &w->snap, err)) < 0) goto fail;
   isl_rt__inst_free(inst);
   inst = NULL;
   learn_hot_set(w);

@@ -32,7 +32,7 @@ TEST(config_full_reads_every_field) {
       "                 {\"pattern\": \"shop.example.com\", \"custom_domain\": true, \"zone_id\": \"abc\"}],\n"
       "      \"vars\": { \"GREETING\": \"hello\", \"LIMIT\": 10, \"OBJ\": {\"a\": 1} },\n"
       "      \"secrets\": { \"TOKEN\": \"s3cret\", \"KEY2\": \"k\" },\n"
-      "      \"limits\": { \"cpu_ms\": 50, \"memory_mb\": 128 } },\n"
+      "      \"limits\": { \"cpu_ms\": 50, \"startup_ms\": 900, \"memory_mb\": 128 } },\n"
       "    { \"name\": \"site_2-b\", \"main\": \"/abs/site.js\", \"routes\": [] }\n"
       "  ]\n"
       "}\n";
@@ -65,6 +65,7 @@ TEST(config_full_reads_every_field) {
   CHECK_EQ_STR(w->secret_names[0], "TOKEN");
   CHECK_EQ_STR(w->secret_names[1], "KEY2");
   CHECK_EQ_INT(w->cpu_ms, 50);
+  CHECK_EQ_INT(w->startup_ms, 900);
   CHECK_EQ_INT(w->memory_mb, 128);
 
   w = &c.workers[1];
@@ -145,7 +146,7 @@ TEST(config_errors_name_the_field) {
        "isolde.json: workers[0]: unknown key \"route\" (expected name, main, routes, vars, secrets, limits, "
        "allow_origins)"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"cpu\": 5}}"),
-       "isolde.json: workers[0].limits: unknown key \"cpu\" (expected cpu_ms, memory_mb, subrequests)"},
+       "isolde.json: workers[0].limits: unknown key \"cpu\" (expected cpu_ms, startup_ms, memory_mb, subrequests)"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"name\": \"b\"}"),
        "isolde.json: workers[0]: key \"name\" is given twice"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"vars\": {\"X\": 1, \"X\": 2}}"),
@@ -234,6 +235,8 @@ TEST(config_errors_name_the_field) {
        "isolde.json: workers[0].limits: expected an object, got 5"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"cpu_ms\": 300001}}"),
        "isolde.json: workers[0].limits.cpu_ms: expected an integer from 0 to 300000, got 300001"},
+      {W("{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"startup_ms\": 300001}}"),
+       "isolde.json: workers[0].limits.startup_ms: expected an integer from 0 to 300000, got 300001"},
       {W("{\"name\": \"a\", \"main\": \"a.js\", \"limits\": {\"memory_mb\": 4096}}"),
        "isolde.json: workers[0].limits.memory_mb: expected an integer from 0 to 2048, got 4096"},
       /* a later worker's error after earlier ones parsed (and are freed) */
