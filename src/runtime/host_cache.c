@@ -22,21 +22,16 @@
 #include "cache/cache.h"
 #include "runtime/internal.h"
 
-/* The caller's instance, or NULL after throwing; *learning is set when the
- * call comes from the hot-set request (no loop, one exchange). */
-static isl_rt_inst_t *caller(isl_iso_t *iso, const char *what, int *learning) {
+/* The caller's instance, or NULL after throwing. */
+static isl_rt_inst_t *caller(isl_iso_t *iso, const char *what) {
   isl_rt_inst_t *inst = isl_iso_get_data(iso);
-  *learning = 0;
   if (!inst || !inst->worker) {
     isl_iso_throw(iso, "Error", what);
     return NULL;
   }
   if (!inst->loop) {
-    if (inst->n_exchanges == 0) {
-      isl_iso_throw(iso, "Error", "Cache API can only be used while handling a request, not at load time");
-      return NULL;
-    }
-    *learning = 1;
+    isl_iso_throw(iso, "Error", "Cache API can only be used while handling a request, not at load time");
+    return NULL;
   }
   return inst;
 }
@@ -60,8 +55,7 @@ static int key_args(isl_iso_t *iso, isl_rt_inst_t *inst, int argc, const isl_val
 /* cachePut(cacheName, url, status, headerText, body, expiresAtMs) -> stored */
 static int cache_put(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
-  int learning;
-  isl_rt_inst_t *inst = caller(iso, "host.cachePut: no instance", &learning);
+  isl_rt_inst_t *inst = caller(iso, "host.cachePut: no instance");
   if (!inst) return ISL_EJS;
   if (argc < 6) return isl_iso_throw(iso, "TypeError", "host.cachePut: 6 arguments");
   isl_cache_key_t key;
@@ -78,17 +72,13 @@ static int cache_put(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv
     rc = isl_iso_throw(iso, "TypeError", "host.cachePut: bad status, headers, body or expiry");
     goto done;
   }
-  int stored = 0;
-  if (!learning) {
-    isl_cache_value_t v = {.status = (int)status,
-                           .headers = headers,
-                           .headers_len = strlen(headers),
-                           .body = body,
-                           .body_len = body_len,
-                           .expires_ms = (int64_t)expires};
-    stored = isl_cache_put(isl_cache_process(), &key, &v) == 0;
-  }
-  rc = isl_iso_new_number(iso, stored, ret);
+  isl_cache_value_t v = {.status = (int)status,
+                         .headers = headers,
+                         .headers_len = strlen(headers),
+                         .body = body,
+                         .body_len = body_len,
+                         .expires_ms = (int64_t)expires};
+  rc = isl_iso_new_number(iso, isl_cache_put(isl_cache_process(), &key, &v) == 0, ret);
 done:
   free(body);
   free(headers);
@@ -101,8 +91,7 @@ done:
 static int cache_match(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   *ret = 0;
-  int learning;
-  isl_rt_inst_t *inst = caller(iso, "host.cacheMatch: no instance", &learning);
+  isl_rt_inst_t *inst = caller(iso, "host.cacheMatch: no instance");
   if (!inst) return ISL_EJS;
   isl_cache_key_t key;
   char *name, *url;
@@ -110,7 +99,7 @@ static int cache_match(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (rc < 0) return rc;
   double now = argc > 2 ? isl_iso_to_number(iso, argv[2]) : 0;
   isl_cache_entry_t *e = NULL;
-  if (!learning && isl_cache_match(isl_cache_process(), &key, (int64_t)now, &e) == 0) {
+  if (isl_cache_match(isl_cache_process(), &key, (int64_t)now, &e) == 0) {
     const isl_cache_value_t *v = isl_cache_entry_value(e);
     isl_val_t obj = 0, status = 0, headers = 0, body = 0;
     char *text = malloc(v->headers_len + 1);
@@ -140,15 +129,14 @@ static int cache_match(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
 /* cacheDelete(cacheName, url, nowMs) -> deleted */
 static int cache_delete(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
-  int learning;
-  isl_rt_inst_t *inst = caller(iso, "host.cacheDelete: no instance", &learning);
+  isl_rt_inst_t *inst = caller(iso, "host.cacheDelete: no instance");
   if (!inst) return ISL_EJS;
   isl_cache_key_t key;
   char *name, *url;
   int rc = key_args(iso, inst, argc, argv, "host.cacheDelete: bad cache name or URL", &key, &name, &url);
   if (rc < 0) return rc;
   double now = argc > 2 ? isl_iso_to_number(iso, argv[2]) : 0;
-  int deleted = learning ? 0 : isl_cache_delete(isl_cache_process(), &key, (int64_t)now);
+  int deleted = isl_cache_delete(isl_cache_process(), &key, (int64_t)now);
   free(name);
   free(url);
   return isl_iso_new_number(iso, deleted, ret);

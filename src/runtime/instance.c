@@ -207,6 +207,15 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   }
   settle_exchanges(inst);
   cancel_hung(inst);
+  /* The first call of a worker's first instance (on any loop) shows which
+   * pages a request writes: the snapshot learns them as its hot set, so
+   * later clones copy them at once (src/isolate). Host work, done after
+   * the call's CPU time was taken; a failure only loses the prefetch. */
+  if (inst->pool && !__atomic_exchange_n(&inst->worker->hot_tried, 1, __ATOMIC_RELAXED)) {
+    int learned = isl_iso_snapshot_learn_hot(inst->worker->snap, inst->iso);
+    isl_rt__log("runtime tenant=%s event=hot_set pages=%zu status=%s", inst->worker->name,
+                isl_iso_snapshot_hot_pages(inst->worker->snap), learned < 0 ? isl_err_name(learned) : "OK");
+  }
   /* The per-request CPU budget is cumulative over all its entries. */
   uint64_t limit_ns = (uint64_t)inst->worker->limits.cpu_ms * 1000000u;
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)

@@ -75,6 +75,7 @@ struct isl_rt_worker_s {
   char *broken;         /* failed to load: the reason, answered with 503 */
   unsigned index;       /* position in the runtime's worker table */
   unsigned subrequests; /* fetch() calls per request */
+  int hot_tried;        /* atomic: an instance has tried to teach snap its hot set */
   char **allow_origins; /* private origins fetch() may reach */
   size_t n_allow_origins;
 };

@@ -9,20 +9,18 @@
  * clone that starts with the script already run, so a cold start costs a
  * clone, not a parse.
  *
- * A clone of that snapshot then answers one synthetic "GET /" with no
- * client and no log, and the snapshot learns the pages it wrote (its hot
- * set, src/isolate): later clones copy them at once instead of faulting on
- * each during their first request.
+ * The snapshot learns its hot set (the pages a request writes, which later
+ * clones copy at once instead of faulting on each) from the first call of
+ * its first live instance, on a real request (instance.c): no tenant code
+ * runs at load but the script's own.
  *
- * The script's top-level code and that request run under the worker's
- * start-up limit (limits.startup_ms, 400 ms of CPU by default), not under
- * the per-request cpu_ms: Workers, too, gives start-up more room.
+ * The script's top-level code runs under the worker's start-up limit (limits.startup_ms, 400 ms of CPU by default), not
+ * under the per-request cpu_ms: Workers, too, gives start-up more room.
  *
  * Modules are read from the main script's folder and below, never outside
  * it: a tenant's import must not become a way to read the host's files.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,44 +146,6 @@ static int run_main(isl_iso_t *iso, const char *path, const char *src, isl_val_t
   return rc;
 }
 
-/* Runs one synthetic GET / through a clone of w's snapshot and records
- * what it wrote as the snapshot's hot set. The request has no HTTP side
- * (respond/end see no req) and writes no log line; the tenant's console
- * goes to /dev/null. Failing only loses the prefetch. */
-static void learn_hot_set(isl_rt_worker_t *w) {
-  isl_rt_worker_t quiet = *w;
-  quiet.log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  isl_rt_inst_t *inst = NULL;
-  isl_rt_exchange_t *x = calloc(1, sizeof(*x));
-  isl_val_t args[5] = {0};
-  if (quiet.log_fd < 0 || !x || isl_rt__inst_new(&quiet, NULL, NULL, &inst, NULL) < 0) goto done;
-  /* Start-up work, not a client's request: the start-up limit applies. */
-  isl_iso_set_limits(inst->iso, &w->startup);
-  x->id = inst->next_exchange_id++;
-  x->inst = inst;
-  x->logged = 1;
-  x->method = strdup("GET");
-  x->path = strdup("/");
-  x->start_ns = isl_rt__now_ns();
-  inst->exchanges = x;
-  inst->n_exchanges = 1;
-  isl_iso_t *iso = inst->iso;
-  x = NULL;
-  if (isl_iso_new_number(iso, inst->exchanges->id, &args[0]) < 0 || isl_iso_new_string(iso, "GET", &args[1]) < 0 ||
-      isl_iso_new_string(iso, "http://localhost/", &args[2]) < 0 ||
-      isl_iso_new_string(iso, "host: localhost\n", &args[3]) < 0 || isl_iso_new_number(iso, 0, &args[4]) < 0) {
-    for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
-    goto done;
-  }
-  /* The call releases args whatever happens. */
-  if (isl_rt__inst_call(inst, w->entry->dispatch, 5, args, inst->exchanges) == 0)
-    isl_iso_snapshot_learn_hot(w->snap, iso);
-done:
-  free(x);
-  isl_rt__inst_free(inst);
-  if (quiet.log_fd >= 0) close(quiet.log_fd);
-}
-
 int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out, isl_err_t *err) {
   const isl_rt_entry_t *entry;
   const isl_iso_snapshot_t *base = isl_rt__base(&entry, err);
@@ -263,7 +223,6 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   if ((rc = isl_iso_set_limits(iso, &w->limits)) < 0 || (rc = isl_iso_snapshot_new(iso, &w->snap, err)) < 0) goto fail;
   isl_rt__inst_free(inst);
   inst = NULL;
-  learn_hot_set(w);
   free(src);
   *out = w;
   return 0;

@@ -66,7 +66,7 @@ TEST(cache_tenants_are_separate_when_served) {
 
   const char *url = "url=https%3A%2F%2Fshared.test%2Fx";
   char p[256];
-  /* Nothing is cached at load: the hot-set request ran GET / in both. */
+  /* Nothing is cached at load: no request runs before the first client's. */
   snprintf(p, sizeof(p), "/get?%s", url);
   CHECK(answers(s.port, "a.test", p, 404, "miss", 1));
   snprintf(p, sizeof(p), "/put?%s&body=alice-secret", url);

@@ -263,8 +263,9 @@ TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
 }
 
 TEST(serve_worker_that_always_spins_still_loads) {
-  /* The load-time learning request spins too: it is cut at the CPU limit
-   * and only the prefetch is lost. */
+  /* Only the script's top-level code runs at load, so a handler that
+   * always spins cannot keep the worker from loading; each request is cut
+   * at its CPU limit (and the hot set is learned from no such request). */
   test_server_t s = {0};
   const char *args[] = {"dev", worker_path("spin_all.js"), "--port", "0", "--threads", "1", NULL};
   CHECK(test_server_start(&s, args) == 0);

@@ -157,3 +157,36 @@ TEST(startup_top_level_code_runs_under_the_startup_limit) {
   test_http_resp_free(&r);
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
+
+TEST(startup_runs_no_request_and_learns_the_hot_set_from_the_first) {
+  test_server_t s = {0};
+  CHECK(test_server_dir(&s) == 0);
+  char worker[512];
+  snprintf(worker, sizeof(worker), "%s",
+           test_server_write(&s, "w.js",
+                             "let served = 0;\n"
+                             "export default { fetch() { return new Response('served ' + ++served); } };\n"));
+  const char *args[] = {"dev", worker, "--port", "0", "--threads", "1", NULL};
+  CHECK(test_server_start(&s, args) == 0);
+  /* Loading ran the script only: no request, so nothing learned yet. */
+  char *out = test_server_output(&s);
+  CHECK_MSG(out && !strstr(out, "event=hot_set"), "output: %s", out ? out : "");
+  free(out);
+  test_http_resp_t r = {0};
+  CHECK(test_http_request(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r) == 0);
+  CHECK_EQ_STR(r.body, "served 1"); /* the handler had never run before */
+  test_http_resp_free(&r);
+  CHECK(test_server_wait_output(&s, "runtime tenant=w event=hot_set pages=", 5000));
+  CHECK(test_server_wait_output(&s, "status=OK", 5000));
+  CHECK(test_http_request(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r) == 0);
+  CHECK_EQ_STR(r.body, "served 2");
+  test_http_resp_free(&r);
+  out = test_server_output(&s);
+  const char *first = out ? strstr(out, "event=hot_set") : NULL;
+  CHECK_MSG(first && !strstr(first + 1, "event=hot_set"), "learned more than once: %s", out ? out : "");
+  /* pages= is a positive count. */
+  const char *p = strstr(first, "pages=");
+  CHECK(p && atoi(p + 6) > 0);
+  free(out);
+  CHECK_EQ_INT(test_server_stop(&s), 0);
+}

@@ -1,5 +1,4 @@
-// Test tenant whose every request spins for ever (also the synthetic
-// request the runtime sends at load to learn the hot set).
+// Test tenant whose every request spins for ever.
 export default {
   fetch() {
     for (;;) {}
