@@ -24,7 +24,7 @@ WARN    := -Wall -Wextra -Werror
 COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -fstack-clash-protection
 REL_CFLAGS  := $(COMMON) $(WARN) -O2
 ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lcurl -lpthread -lm
+LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lpthread -lm
 
 # wasm2c output and Debian's wasm runtime build with their own flags.
 ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include

@@ -29,12 +29,16 @@
  * The response head is collected line by line in the header callback and
  * handed over at its end, unless curl is about to follow it (a 3xx with
  * Location in follow mode) or it is a 1xx; trailers are ignored.
+ *
+ * libcurl itself is loaded on first use (curl_lazy.c), so a client starts
+ * without its multi handle: the first isl_fetch_start loads libcurl if
+ * needed and makes the multi handle; until then the client owns only its
+ * two uv timers.
  */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +64,7 @@ typedef struct sock_s {
 
 struct isl_fetch_client_s {
   uv_loop_t *loop;
-  CURLM *multi;
+  CURLM *multi;     /* NULL until the first isl_fetch_start */
   uv_timer_t timer; /* curl's timeout */
   uv_timer_t kick;  /* deferred resumes */
   isl_fetch_t *all; /* every fetch not yet freed */
@@ -633,34 +637,32 @@ static void on_kick(uv_timer_t *t) {
 
 /* ---- the client ---------------------------------------------------------------------- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void) {
-  curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int isl_fetch_client_new(uv_loop_t *loop, isl_fetch_client_t **out) {
-  pthread_once(&curl_once, curl_init);
-  if (curl_init_rc != CURLE_OK) return ISL_ESYS;
   isl_fetch_client_t *c = calloc(1, sizeof *c);
   if (!c) return ISL_ENOMEM;
   c->loop = loop;
-  c->multi = curl_multi_init();
-  if (!c->multi) {
-    free(c);
-    return ISL_ENOMEM;
-  }
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
   uv_timer_init(loop, &c->timer);
   uv_timer_init(loop, &c->kick);
   c->timer.data = c;
   c->kick.data = c;
   c->open_handles = 2;
   *out = c;
+  return 0;
+}
+
+/* Loads libcurl (once per process) and makes c's multi handle (once per
+ * client). 0, or ISL_ESYS / ISL_ENOMEM with err. */
+static int client_multi(isl_fetch_client_t *c, isl_err_t *err) {
+  int rc;
+  if (c->multi) return 0;
+  if ((rc = isl_fetch__curl_load(err)) != 0) return rc;
+  c->multi = curl_multi_init();
+  if (!c->multi) return isl_err_set(err, ISL_ENOMEM, "fetch: out of memory");
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
   return 0;
 }
 
@@ -678,7 +680,7 @@ void isl_fetch_client_free(isl_fetch_client_t *c) {
   c->queue = c->queue_tail = NULL;
   c->closing = 1;
   while (c->socks) sock_close(c->socks);
-  curl_multi_cleanup(c->multi); /* closes cached connections */
+  if (c->multi) curl_multi_cleanup(c->multi); /* closes cached connections */
   c->multi = NULL;
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->kick);
@@ -815,6 +817,7 @@ int isl_fetch_start(isl_fetch_client_t *c, const isl_fetch_request_t *req, const
   int rc;
   if (out) *out = NULL;
   if (!c || c->closing || !req || !cb) return isl_err_set(err, ISL_EINVAL, "fetch: invalid arguments");
+  if ((rc = client_multi(c, err)) != 0) return rc;
   if ((rc = check_url(req->url, err)) != 0) return rc;
   if (req->redirect < ISL_FETCH_REDIRECT_FOLLOW || req->redirect > ISL_FETCH_REDIRECT_ERROR)
     return isl_err_set(err, ISL_EINVAL, "fetch: invalid redirect mode %d", req->redirect);

@@ -1,7 +1,8 @@
 /*
- * internal.h - private to src/fetch: the copied, normalised policy of one
- * fetch and the checks made on every connection. Not part of the contract
- * (fetch.h); other folders must not include it.
+ * internal.h - private to src/fetch: loading libcurl (curl_lazy.c), the
+ * copied, normalised policy of one fetch and the checks made on every
+ * connection. Not part of the contract (fetch.h); other folders must not
+ * include it.
  */
 #ifndef ISL_FETCH_INTERNAL_H
 #define ISL_FETCH_INTERNAL_H
@@ -10,6 +11,21 @@
 #include <sys/socket.h>
 
 #include "fetch/fetch.h"
+
+/* ---- libcurl, loaded on first use (curl_lazy.c) ------------------------------------ */
+
+/* The library dlopen()ed; the binary is not linked with -lcurl. */
+#ifndef ISL_FETCH_LIBCURL
+#define ISL_FETCH_LIBCURL "libcurl.so.4"
+#endif
+
+/* Loads ISL_FETCH_LIBCURL and runs curl_global_init, once per process (any
+ * thread; concurrent callers wait for the first). 0, or ISL_ESYS with err
+ * ("fetch: cannot load libcurl: libcurl.so.4: ...") filled, now and on
+ * every later call. Every path into a curl_* function must come through
+ * here first: until it has succeeded those functions fail (return NULL or
+ * an error code) and do nothing. */
+int isl_fetch__curl_load(isl_err_t *err);
 
 /* A fetch's own copy of its isl_fetch_policy_t. */
 typedef struct {
