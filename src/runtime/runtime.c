@@ -5,14 +5,18 @@
  * The JS side answers through host_http.c; this file only starts things
  * and reacts to the HTTP layer (body bytes, end of body, client gone).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "fetch/fetch.h"
 #include "runtime/internal.h"
 #include "runtime/router.h"
 
@@ -43,6 +47,23 @@ int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
   if (rt->cfg.cache_mb) isl_cache_set_limit(isl_cache_process(), (size_t)rt->cfg.cache_mb << 20, 0);
   *out = rt;
   return 0;
+}
+
+static void *preload_main(void *arg) {
+  (void)arg;
+  /* Lowest priority (Linux: nice is per thread): serving comes first. */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  isl_fetch_preload(NULL); /* a failure is reported again by the first fetch */
+  return NULL;
+}
+
+void isl_rt_preload(void) {
+  pthread_attr_t a;
+  pthread_t t;
+  if (pthread_attr_init(&a) != 0) return;
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, preload_main, NULL) != 0) isl_fetch_preload(NULL);
+  pthread_attr_destroy(&a);
 }
 
 void isl_rt_free(isl_rt_t *rt) {
