@@ -18,6 +18,11 @@
  *       N sequential GET PATH requests on one keep-alive connection;
  *       prints every round trip in ms, space separated.
  *
+ *   probe cpu N -- CMD ARGS...
+ *       Runs CMD to completion N times (its output discarded) and prints
+ *       the CPU time (user + system, from wait4's rusage) of each run in
+ *       ms, space separated. Exit 1 if a run fails.
+ *
  * Responses are read up to the end of the headers plus Content-Length, or
  * to the end of a chunked body ("0\r\n\r\n"). Blocking sockets, no deps.
  */
@@ -26,7 +31,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +144,33 @@ static int launch(int argc, char **argv) {
   return 0;
 }
 
+static int cpu(int argc, char **argv) {
+  if (argc < 5 || strcmp(argv[3], "--") != 0) return 2;
+  int n = atoi(argv[2]);
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execvp(argv[4], argv + 4);
+      _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+      return fprintf(stderr, "probe: %s failed (status %d)\n", argv[4], st), 1;
+    double ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    printf("%s%.3f", i ? " " : "", ms);
+  }
+  printf("\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
+  if (argc >= 2 && strcmp(argv[1], "cpu") == 0) return cpu(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "launch") == 0) return launch(argc, argv);
   if (argc == 5 && strcmp(argv[1], "pair") == 0) {
     int fd = dial(atoi(argv[2]));
@@ -167,6 +199,7 @@ int main(int argc, char **argv) {
     close(fd);
     return 0;
   }
-  fprintf(stderr, "usage: probe launch TARGETS -- CMD... | pair PORT HOST PATH | time PORT HOST PATH N\n");
+  fprintf(stderr,
+          "usage: probe launch TARGETS -- CMD... | pair PORT HOST PATH | time PORT HOST PATH N | cpu N -- CMD...\n");
   return 2;
 }
