@@ -74,24 +74,29 @@ $(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handle
 # npm ci installs the pinned, integrity-checked build tools and libraries of
 # package-lock.json; esbuild (driven by tools/bundle_prelude.mjs, which
 # hooks url_fast.js into whatwg-url) bundles the prelude with them into one
-# script that tools/embed.c turns into a C array.
+# script, and tr46 into a chunk that the prelude loads on first use
+# (url_idna.js); tools/embed.c turns the chunk into a C array that
+# src/runtime/host_lazy.c includes.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(GEN)/prelude.js: $(PRELUDE_JS) tools/bundle_prelude.mjs node_modules/.package-lock.json
+$(GEN)/prelude.js $(GEN)/lazy_tr46.chunk &: $(PRELUDE_JS) tools/bundle_prelude.mjs tools/tr46_compact.mjs node_modules/.package-lock.json
 	@mkdir -p $(GEN)
-	node tools/bundle_prelude.mjs src/runtime/js/index.js $@
+	node tools/bundle_prelude.mjs src/runtime/js/index.js $(GEN)/prelude.js src/runtime/js/lazy_tr46.js $(GEN)/lazy_tr46.chunk
 
 $(GEN)/embed_tool: tools/embed.c
 	@mkdir -p $(GEN)
 	$(CC) -std=c11 $(WARN) -O1 -o $@ $<
 
-# The build id: a hash of the engine and the prelude. The base snapshot
+$(GEN)/lazy_tr46_chunk.h: $(GEN)/lazy_tr46.chunk $(GEN)/embed_tool
+	$(GEN)/embed_tool isl_rt__lazy_tr46_chunk $< $@
+
+# The build id: a hash of the engine, the prelude and its lazy chunk. The base snapshot
 # (isolde.snap, made by isolde-mksnap) carries it, and a binary refuses a
 # snapshot whose id is not its own. Rewritten only when it changes.
 SNAP_FORMAT := 1
-$(GEN)/build_id.h: $(PKG)/emscripten-module.wasm $(GEN)/prelude.js
+$(GEN)/build_id.h: $(PKG)/emscripten-module.wasm $(GEN)/prelude.js $(GEN)/lazy_tr46.chunk
 	@mkdir -p $(GEN)
 	id=$$( (echo "isolde snapshot format $(SNAP_FORMAT)"; cat $^) | sha256sum | cut -c1-64); \
 	  echo "#define ISL_BUILD_ID \"$$id\"" > $@.tmp
@@ -111,6 +116,7 @@ $(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h tests/*/*.h)
 	$$(CC) $(2) -c $$< -o $$@
 
 $(BUILD)/$(1)/src/runtime/prelude.o: $(GEN)/build_id.h
+$(BUILD)/$(1)/src/runtime/host_lazy.o: $(GEN)/lazy_tr46_chunk.h
 
 $(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ) | $(BUILD)/$(1)/isolde.snap
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)

@@ -1,6 +1,8 @@
 /*
  * embed.c - writes a file's bytes into a C source as a NUL-terminated char
- * array, so that the JavaScript prelude ships inside the isolde binary.
+ * array, so that JavaScript ships inside the isolde binary: the prelude's
+ * lazily loaded chunks (build/gen/lazy_tr46.chunk, included by
+ * src/runtime/host_lazy.c).
  *
  *   embed SYMBOL INPUT OUTPUT.c
  *

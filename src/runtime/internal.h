@@ -57,6 +57,8 @@ const isl_iso_snapshot_t *isl_rt__base(const isl_rt_entry_t **entry, isl_err_t *
 /* ---- host_*.c: each file's functions for the host object (prelude.c joins them) */
 extern const isl_rt_host_fn_t isl_rt__console_fns[], isl_rt__crypto_fns[], isl_rt__timer_fns[], isl_rt__http_fns[],
     isl_rt__cache_fns[], isl_rt__fetch_fns[];
+/* host_lazy.c: lazySource, the prelude chunks kept out of the base snapshot. */
+extern const isl_rt_host_fn_t isl_rt__lazy_fns[];
 /* Stops and frees every timer of an instance (when it is discarded). */
 void isl_rt__timers_close(isl_rt_inst_t *inst);
 /* Aborts every subrequest of an instance (when it is discarded). */

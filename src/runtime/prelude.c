@@ -38,7 +38,8 @@
 #define MAX_HOST_FNS 64
 
 static const isl_rt_host_fn_t *const host_tables[] = {isl_rt__console_fns, isl_rt__crypto_fns, isl_rt__timer_fns,
-                                                      isl_rt__http_fns,    isl_rt__cache_fns,  isl_rt__fetch_fns};
+                                                      isl_rt__http_fns,    isl_rt__cache_fns,  isl_rt__fetch_fns,
+                                                      isl_rt__lazy_fns};
 
 static size_t host_defs(isl_iso_host_def_t *defs) {
   size_t n = 0;

@@ -116,6 +116,12 @@ TEST(webapi_url) {
   check_js_file("webapi_url.js", JS_CHECKS_webapi_url, NULL);
 }
 
+/* Needs an isolate of its own (it checks that tr46 is not loaded at the
+ * start), so it is not among the files test_api_served.c runs together. */
+TEST(webapi_url_idna) {
+  check_js_file("webapi_url_idna.js", JS_CHECKS_webapi_url_idna, NULL);
+}
+
 TEST(webapi_headers) {
   check_js_file("webapi_headers.js", JS_CHECKS_webapi_headers, NULL);
 }

@@ -22,6 +22,7 @@
  *   cacheMatch(cacheName, url, nowMs) -> { status, headers: headerText, body: ArrayBuffer } or undefined
  *   cacheDelete(cacheName, url, nowMs) -> 1 if a live entry was removed, else 0
  *                                 the Cache API's store (host_cache.c); the tenant is the caller's worker
+ *   lazySource(name) -> string    a prelude chunk kept out of the snapshot (host_lazy.c): "tr46"
  */
 const host = globalThis.__isolde_host;
 delete globalThis.__isolde_host;
