@@ -8,8 +8,9 @@
 #
 # The engine (QuickJS-ng as WebAssembly, from npm) is fetched, verified,
 # translated by wasm2c and compiled into build/engine/, with the flags
-# generated code wants; it is shared by every build of our own code, which
-# gets -Wall -Wextra -Werror.
+# generated code wants, and so is llhttp (the HTTP parser, C sources from
+# Debian's node-llhttp); they are shared by every build of our own code,
+# which gets -Wall -Wextra -Werror.
 
 CC      ?= gcc
 BUILD   ?= build
@@ -20,15 +21,26 @@ GEN     := build/gen
 PKG     := $(ENGINE)/package/dist
 ESBUILD := node_modules/.bin/esbuild
 
+# llhttp, the HTTP/1.1 parser of src/http: Debian's node-llhttp ships its
+# generated C sources, not a library.
+LLHTTP_SRC := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+
 WARN    := -Wall -Wextra -Werror
-COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -fstack-clash-protection
+COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -isystem $(LLHTTP_INC) -fstack-clash-protection
 REL_CFLAGS  := $(COMMON) $(WARN) -O2
 ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS    := -luv -lhttp_parser -lcjson -lcrypto -lpthread -lm
+LIBS    := -luv -lcjson -lcrypto -lpthread -lm
+# The tests' HTTP client (tests/http/http_client.c) parses responses with http-parser.
+TEST_LIBS := $(LIBS) -lhttp_parser
 
 # wasm2c output and Debian's wasm runtime build with their own flags.
 ENGINE_CFLAGS := -std=gnu11 -O2 -g0 -fno-strict-aliasing -fstack-clash-protection -w -I$(ENGINE) -I/usr/include
 RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__trap -include src/isolate/trap_handler.h
+# llhttp.c holds two generated parsers; LLHTTP_STRICT_MODE=1 picks the
+# strict one, which wants CRLF after chunk data and LF after every CR (the
+# loose one skips two bytes after a chunk, whatever they are).
+LLHTTP_CFLAGS := -std=gnu11 -O2 -g0 -fstack-clash-protection -w -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC)
 
 LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/fetch/*.c src/runtime/*.c src/cache/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -36,6 +48,7 @@ CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))
 TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
 ENGINE_OBJ := $(ENGINE)/qjs_w.o $(ENGINE)/wasm-rt-impl.o
+LLHTTP_OBJ := $(ENGINE)/llhttp/llhttp.o $(ENGINE)/llhttp/api.o $(ENGINE)/llhttp/http.o
 GEN_HDR  := $(ENGINE)/engine_names.h $(ENGINE)/qjs_w.h
 PRELUDE_JS := $(wildcard src/runtime/js/*.js)
 
@@ -69,6 +82,11 @@ $(ENGINE)/qjs_w.o: $(ENGINE)/qjs_w.c
 $(ENGINE)/wasm-rt-impl.o: /usr/src/wasm2c/wasm-rt-impl.c src/isolate/trap_handler.h
 	@mkdir -p $(ENGINE)
 	$(CC) $(ENGINE_CFLAGS) $(RT_FLAGS) -c $< -o $@
+
+# ---- llhttp (node-llhttp: /usr/share/llhttp) --------------------------------------
+$(ENGINE)/llhttp/%.o: $(LLHTTP_SRC)/%.c $(LLHTTP_INC)/llhttp.h
+	@mkdir -p $(ENGINE)/llhttp
+	$(CC) $(LLHTTP_CFLAGS) -c $< -o $@
 
 # ---- the JavaScript prelude (src/runtime/js) -----------------------------------
 # npm ci installs the pinned, integrity-checked build tools and libraries of
@@ -118,17 +136,17 @@ $(BUILD)/$(1)/%.o: %.c $(GEN_HDR) $$(wildcard src/*/*.h tests/*.h tests/*/*.h)
 $(BUILD)/$(1)/src/runtime/prelude.o: $(GEN)/build_id.h
 $(BUILD)/$(1)/src/runtime/host_lazy.o: $(GEN)/lazy_tr46_chunk.h
 
-$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ) | $(BUILD)/$(1)/isolde.snap
+$(BUILD)/$(1)/isolde: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_SRC)) $(ENGINE_OBJ) $(LLHTTP_OBJ) | $(BUILD)/$(1)/isolde.snap
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 
-$(BUILD)/$(1)/isolde-mksnap: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) tools/mksnap.c) $(ENGINE_OBJ)
+$(BUILD)/$(1)/isolde-mksnap: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) tools/mksnap.c) $(ENGINE_OBJ) $(LLHTTP_OBJ)
 	$$(CC) $(2) -o $$@ $$^ $(LIBS)
 
 $(BUILD)/$(1)/isolde.snap: $(BUILD)/$(1)/isolde-mksnap $(GEN)/prelude.js
 	$(3) $(BUILD)/$(1)/isolde-mksnap $(GEN)/prelude.js $$@
 
-$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(TEST_SRC)) $(ENGINE_OBJ) | $(BUILD)/$(1)/isolde.snap
-	$$(CC) $(2) -o $$@ $$^ $(LIBS)
+$(BUILD)/$(1)/isolde-tests: $(patsubst %.c,$(BUILD)/$(1)/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(TEST_SRC)) $(ENGINE_OBJ) $(LLHTTP_OBJ) | $(BUILD)/$(1)/isolde.snap
+	$$(CC) $(2) -o $$@ $$^ $(TEST_LIBS)
 endef
 $(eval $(call flavour,release,$(REL_CFLAGS),))
 $(eval $(call flavour,asan,$(ASAN_CFLAGS),$(ASAN_ENV)))

@@ -2,8 +2,11 @@
 # Install everything Isolde needs on a fresh Debian 12 machine (run as root).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
+# node-llhttp is the C source of llhttp, the server's HTTP parser (the
+# Makefile compiles it from /usr/share/llhttp); libhttp-parser-dev is for
+# the tests' HTTP client only.
 pkgs=(build-essential wabt openssl ca-certificates pkg-config
-      libuv1-dev libhttp-parser-dev libcjson-dev libssl-dev libcurl4-openssl-dev)
+      libuv1-dev node-llhttp libhttp-parser-dev libcjson-dev libssl-dev libcurl4-openssl-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # npm (for the engine and the prelude's build tools, see package.json) may come from another Node.js install.

@@ -1,6 +1,13 @@
 /*
- * conn.c - one HTTP/1.1 connection: reading, parsing with http-parser,
- * handing requests to the handler, writing responses, limits and timeouts.
+ * conn.c - one HTTP/1.1 connection: reading, parsing with llhttp, handing
+ * requests to the handler, writing responses, limits and timeouts.
+ *
+ * Framing is strict, so that a proxy in front and this server can never
+ * disagree on where a request ends (request smuggling): llhttp is built in
+ * its strict mode (CRLF after chunk data, LF after every CR, no lenient
+ * flag), and a small line scanner checks the head and the trailers before
+ * llhttp sees them (no bare LF, no lone CR, max_header_bytes on the wire).
+ * Any fault is a 400 and a close, never a second reading of the bytes.
  *
  * A connection has one parser and at most one exchange in progress
  * (c->cur). The parser is paused at the end of every message and resumed
@@ -18,7 +25,7 @@
  * Responses are framed here (Content-Length, chunked, or close-delimited for
  * HTTP/1.0) and every write is a uv_write of a freshly allocated block, so
  * the handler may write from any callback of the loop. Error responses
- * (400, 408, 413, 431, 501, 503, 505) are canned, carry Connection: close,
+ * (400, 408, 413, 414, 431, 501, 503, 505) are canned, carry Connection: close,
  * and are followed by a lingering close: shut down the write side, then
  * read and discard until the client closes or ISL_HTTP_LINGER_MS passes, so
  * unread request bytes never turn the close into a reset that would destroy
@@ -370,9 +377,72 @@ static void exchange_check(isl_http_reqi_t *r) {
   c->cur = NULL;
 }
 
+/* ---- the line scanner ------------------------------------------------------------------- */
+
+/* llhttp, even strict, still takes a bare LF as a line end in two places:
+ * after the request line and as the empty line that ends the head or the
+ * trailers ("0\r\n\nGET /x ..." is a whole request and a second one to it,
+ * where a proxy that wants CRLF sees one request). So the head and the
+ * trailer section go through this scanner before the parser sees them:
+ * every CR must be followed by LF and every LF must follow a CR (neither
+ * can occur inside a line of a valid head), and the section must fit in
+ * max_header_bytes, counted on the wire. The scanner finds the section's
+ * end (the first empty line after a non-empty one, or the first empty line
+ * of trailers) the way llhttp does, then lets the rest through unscanned:
+ * chunk framing is llhttp's (strict mode), and bodies are data. Returns the
+ * bytes of data the parser may have: all of len, or fewer, with *status
+ * and *why set for the byte at that offset. */
+static size_t scan_lines(isl_http_conn_t *c, const char *data, size_t len, int *status, const char **why) {
+  size_t max = SRV(c)->cfg.max_header_bytes;
+  for (size_t i = 0; i < len; i++) {
+    if (c->scan_mode == ISL_HTTP_SCAN_BODY) return len;
+    char ch = data[i];
+    if (++c->head_bytes > max) {
+      int request_line = c->scan_mode == ISL_HTTP_SCAN_HEAD && c->scan_lines == 0;
+      *status = request_line ? 414 : 431;
+      *why = request_line ? "request line too long" : "request header fields too large";
+      return i;
+    }
+    if (c->scan_cr) {
+      if (ch != '\n') {
+        *status = 400;
+        *why = "bad request: CR not followed by LF";
+        return i;
+      }
+      c->scan_cr = 0;
+      if (c->scan_line_len) {
+        c->scan_lines++;
+        c->scan_line_len = 0;
+      } else if (c->scan_lines || c->scan_mode == ISL_HTTP_SCAN_TRAILERS) {
+        /* The empty line that ends the section. (An empty line before the
+         * request line is skipped, as llhttp does.) */
+        c->scan_mode = ISL_HTTP_SCAN_BODY;
+      }
+    } else if (ch == '\r') {
+      c->scan_cr = 1;
+    } else if (ch == '\n') {
+      *status = 400;
+      *why = "bad request: LF without CR";
+      return i;
+    } else {
+      c->scan_line_len++;
+    }
+  }
+  return len;
+}
+
+/* The next bytes are a new request's head. */
+static void scan_reset(isl_http_conn_t *c) {
+  c->scan_mode = ISL_HTTP_SCAN_HEAD;
+  c->scan_cr = 0;
+  c->scan_lines = 0;
+  c->scan_line_len = 0;
+  c->head_bytes = 0;
+}
+
 /* ---- parser callbacks ----------------------------------------------------------------- */
 
-static int on_message_begin(http_parser *p) {
+static int on_message_begin(llhttp_t *p) {
   isl_http_conn_t *c = p->data;
   if (c->state >= ISL_HTTP_CONN_LINGER) return -1;
   isl_http_reqi_t *r = req_new(c);
@@ -385,33 +455,24 @@ static int on_message_begin(http_parser *p) {
   return 0;
 }
 
-static int header_bytes(isl_http_conn_t *c, isl_http_reqi_t *r, size_t len) {
-  r->hdr_bytes += len;
-  if (r->hdr_bytes <= SRV(c)->cfg.max_header_bytes) return 0;
-  if (r->last_cb <= 1) {
-    conn_fail(c, 414, "request target too long");
-  } else {
-    conn_fail(c, 431, "request header fields too large");
-  }
-  return -1;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len) {
+/* The data callbacks below need no size check of their own: the scanner
+ * has passed every byte of the head before llhttp sees it, so the header
+ * buffer never outgrows max_header_bytes. */
+static int on_url(llhttp_t *p, const char *at, size_t len) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
   r->last_cb = 1;
-  if (header_bytes(c, r, len)) return -1;
   hbuf_put(r, at, len);
   r->url_len += len;
   return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len) {
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
-  if (r->headers || r->handed) return header_bytes(c, r, len); /* trailers: counted, dropped */
+  if (r->headers || r->handed) return 0; /* trailers: dropped (the scanner counts their bytes) */
   if (r->last_cb != 2) {
     hbuf_end_token(r); /* the url or the previous value */
     if (r->n_headers >= ISL_HTTP_MAX_HEADERS) {
@@ -428,25 +489,22 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     r->offs[r->n_headers].value_len = 0;
     r->n_headers++;
     r->last_cb = 2;
-    if (header_bytes(c, r, 4)) return -1; /* ": " and CRLF */
   }
-  if (header_bytes(c, r, len)) return -1;
   hbuf_put(r, at, len);
   r->offs[r->n_headers - 1].name_len += len;
   return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len) {
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r || r->n_headers == 0) return -1;
-  if (r->headers || r->handed) return header_bytes(c, r, len); /* trailers */
+  if (r->headers || r->handed) return 0; /* trailers */
   if (r->last_cb != 3) {
     hbuf_end_token(r); /* the name */
     r->offs[r->n_headers - 1].value_off = r->hlen;
     r->last_cb = 3;
   }
-  if (header_bytes(c, r, len)) return -1;
   hbuf_put(r, at, len);
   r->offs[r->n_headers - 1].value_len += len;
   return 0;
@@ -479,20 +537,20 @@ static void build_headers(isl_http_reqi_t *r) {
   }
 }
 
-static int on_headers_complete(http_parser *p) {
+static int on_headers_complete(llhttp_t *p) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   isl_http_server_t *s = SRV(c);
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
   build_headers(r);
-  r->method = http_method_str((enum http_method)p->method);
+  r->method = llhttp_method_name((llhttp_method_t)p->method);
   r->minor = p->http_minor;
-  if (p->http_major != 1) {
+  if (p->http_major != 1) { /* llhttp also takes 0.9 and 2.0 */
     conn_fail(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     return -1;
   }
   for (size_t i = 0; i < r->n_headers; i++) {
-    if (!token_ok(r->headers[i].name, r->headers[i].name_len)) { /* "Host : x" gets past http-parser */
+    if (!token_ok(r->headers[i].name, r->headers[i].name_len)) { /* ": x" (an empty name) gets past llhttp */
       conn_fail(c, 400, "bad request: invalid header name");
       return -1;
     }
@@ -502,7 +560,9 @@ static int on_headers_complete(http_parser *p) {
     return -1;
   }
   /* Two Transfer-Encoding fields ("chunked" then "identity") are a
-   * request-smuggling classic: proxies may frame the body differently. */
+   * request-smuggling classic: proxies may frame the body differently.
+   * llhttp refuses anything after "chunked" itself; this catches the
+   * other order too. */
   size_t n_te = 0;
   for (size_t i = 0; i < r->n_headers; i++)
     if (header_is(&r->headers[i], "transfer-encoding")) n_te++;
@@ -515,9 +575,12 @@ static int on_headers_complete(http_parser *p) {
     conn_fail(c, 501, "unsupported transfer encoding");
     return -1;
   }
+  /* llhttp has refused Content-Length with Transfer-Encoding, and a
+   * repeated Content-Length, already; without the header content_length
+   * is 0. */
   if (p->flags & F_CHUNKED) {
     r->has_body = 1;
-  } else if (p->content_length > 0 && p->content_length != UINT64_MAX) {
+  } else if (p->content_length > 0) {
     r->has_body = 1;
     if (p->content_length > s->cfg.max_body_bytes) {
       conn_fail(c, 413, "request body too large");
@@ -525,7 +588,7 @@ static int on_headers_complete(http_parser *p) {
     }
   }
   p->upgrade = 0; /* Upgrade is not supported: the request is an ordinary one */
-  r->keep_alive = http_should_keep_alive(p) && !atomic_load(&s->stopping);
+  r->keep_alive = llhttp_should_keep_alive(p) && !atomic_load(&s->stopping);
   if (!r->keep_alive) c->last_request = 1;
   r->is_head = p->method == HTTP_HEAD;
   const char *expect = isl_http_req_header_get(&r->pub, "expect");
@@ -546,7 +609,7 @@ static int on_headers_complete(http_parser *p) {
   return dead ? -1 : 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len) {
+static int on_body(llhttp_t *p, const char *at, size_t len) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
@@ -562,7 +625,18 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   return dead ? -1 : 0;
 }
 
-static int on_message_complete(http_parser *p) {
+/* A chunk's size line has been read; content_length is its size. The last
+ * chunk (size 0) pauses the parser, so that conn_execute learns where the
+ * trailer section starts and scans it as it scans a head. */
+static int on_chunk_header(llhttp_t *p) {
+  isl_http_conn_t *c = p->data;
+  if (c->state >= ISL_HTTP_CONN_LINGER) return -1;
+  if (p->content_length != 0) return 0;
+  c->trailers_next = 1;
+  return HPE_PAUSED;
+}
+
+static int on_message_complete(llhttp_t *p) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
@@ -576,17 +650,18 @@ static int on_message_complete(http_parser *p) {
   req_maybe_free(r);
   if (dead) return -1;
   /* Stop after every message; conn_execute decides whether to go on. */
-  http_parser_pause(p, 1);
-  return 0;
+  return HPE_PAUSED;
 }
 
-static const http_parser_settings parser_settings = {
+/* llhttp keeps a pointer to its settings for the parser's life. */
+static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -603,48 +678,68 @@ static int conn_after_message(isl_http_conn_t *c) {
     conn_linger(c);
     return 0;
   }
-  http_parser_pause(&c->parser, 0);
+  llhttp_resume(&c->parser);
   c->paused = 0;
+  scan_reset(c);
   c->state = ISL_HTTP_CONN_IDLE;
   timer_set(c, SRV(c)->cfg.idle_timeout_ms);
   return 1;
 }
 
-static void conn_parse_error(isl_http_conn_t *c, enum http_errno e) {
+static void conn_parse_error(isl_http_conn_t *c, llhttp_errno_t e) {
   char msg[160];
-  int status = 400;
-  if (e == HPE_HEADER_OVERFLOW) {
-    status = 431;
-    snprintf(msg, sizeof(msg), "request header fields too large");
-  } else if (e == HPE_INVALID_TRANSFER_ENCODING) {
-    status = 501;
-    snprintf(msg, sizeof(msg), "unsupported transfer encoding");
-  } else {
-    snprintf(msg, sizeof(msg), "bad request: %s", http_errno_description(e));
+  const char *reason = llhttp_get_error_reason(&c->parser);
+  if (!reason) reason = llhttp_errno_name(e);
+  /* llhttp reads any digit.digit version and then refuses those it does not
+   * know (all but 0.9, 1.0, 1.1 and 2.0) with this reason; a version that
+   * is not digit.digit gets another. The former is a 505, as with 2.0, and
+   * so is the HTTP/2 connection preface. */
+  if ((e == HPE_INVALID_VERSION && strcmp(reason, "Invalid HTTP version") == 0) || e == HPE_PAUSED_H2_UPGRADE) {
+    conn_fail(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    return;
   }
-  conn_fail(c, status, msg);
+  snprintf(msg, sizeof(msg), "bad request: %s", reason);
+  conn_fail(c, 400, msg);
 }
 
 /* Feeds data to the parser until it is consumed, the parser pauses at the
  * end of a message whose response is still to come, or the connection
- * fails. Returns the bytes consumed. */
+ * fails. The head and trailers pass the line scanner first; the bytes
+ * before a fault it finds are still parsed, so that whichever fault comes
+ * first on the wire gives the answer. Returns the bytes consumed. */
 static size_t conn_execute(isl_http_conn_t *c, const char *data, size_t len) {
   size_t off = 0;
   while (off < len && c->state < ISL_HTTP_CONN_LINGER && !c->paused) {
-    c->in_execute = 1;
-    size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
-    c->in_execute = 0;
-    off += n;
-    if (c->state >= ISL_HTTP_CONN_LINGER) return len;
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (e == HPE_PAUSED) {
-      c->paused = 1;
-      if (!conn_after_message(c)) break;
-    } else if (e != HPE_OK) {
-      conn_parse_error(c, e);
-      return len;
-    } else if (n == 0) {
-      conn_fail(c, 400, "bad request");
+    int status = 0;
+    const char *why = NULL;
+    size_t n = scan_lines(c, data + off, len - off, &status, &why);
+    if (n) {
+      c->in_execute = 1;
+      llhttp_errno_t e = llhttp_execute(&c->parser, data + off, n);
+      c->in_execute = 0;
+      if (c->state >= ISL_HTTP_CONN_LINGER) return len;
+      if (e == HPE_PAUSED && !status) {
+        off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (c->trailers_next) { /* the last chunk: trailers (or the empty line) follow */
+          c->trailers_next = 0;
+          c->scan_mode = ISL_HTTP_SCAN_TRAILERS;
+          llhttp_resume(&c->parser);
+          continue;
+        }
+        c->paused = 1;
+        if (!conn_after_message(c)) break;
+        continue;
+      }
+      if (e != HPE_OK && e != HPE_PAUSED) {
+        conn_parse_error(c, e);
+        return len;
+      }
+      off += n;
+    }
+    if (status) {
+      /* The scanner never stops inside a section the parser could have
+       * finished (so no pause came first, nothing was handed over). */
+      conn_fail(c, status, why);
       return len;
     }
   }
@@ -887,8 +982,9 @@ void isl_http__conn_accept(isl_http_loopi_t *l) {
       uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
     }
   }
-  http_parser_init(&c->parser, HTTP_REQUEST);
+  llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings); /* strict: no lenient flag is set */
   c->parser.data = c;
+  scan_reset(c);
   c->state = ISL_HTTP_CONN_HEADERS;
   unsigned n = atomic_fetch_add(&s->n_conns, 1);
   c->counted = 1;

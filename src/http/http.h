@@ -4,7 +4,8 @@
  * The server runs `threads` event loops, one per thread, each with its own
  * listening socket bound with SO_REUSEPORT to the same address, so the
  * kernel spreads connections over the loops and a connection lives on one
- * loop for its whole life. Requests are parsed by http-parser and handed to
+ * loop for its whole life. Requests are parsed by llhttp, strictly (a
+ * malformed line end or chunk is a 400 and a close), and handed to
  * a handler vtable (isl_http_handler_t) one at a time per connection; the
  * handler answers at once or later with isl_http_res_*. Bodies stream in
  * both directions, nothing is buffered whole. Limits (header size, body
@@ -95,7 +96,7 @@ typedef struct {
   const char *host;           /* listen address (IPv4 or IPv6 literal), borrowed; NULL = "127.0.0.1" */
   int port;                   /* 0 = pick a free port (all loops then share that port) */
   unsigned threads;           /* event loops (threads); 0 = number of CPUs */
-  size_t max_header_bytes;    /* request line + headers; over -> 431 (414 if the target alone); 0 = default */
+  size_t max_header_bytes;    /* head on the wire (+ trailers); over -> 431 (414 in the request line); 0 = default */
   uint64_t max_body_bytes;    /* over -> 413 (on Content-Length up front, and while streaming chunked); 0 = default */
   uint32_t header_timeout_ms; /* headers not complete in time -> 408 + close; 0 = default */
   uint32_t body_timeout_ms;   /* no body bytes for this long while a body is expected -> 408 + close; 0 = default */

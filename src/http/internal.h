@@ -7,7 +7,7 @@
 #ifndef ISL_HTTP_INTERNAL_H
 #define ISL_HTTP_INTERNAL_H
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stdatomic.h>
 
 #include "http/http.h"
@@ -65,20 +65,27 @@ enum {
   ISL_HTTP_CONN_CLOSED,  /* uv_close called */
 };
 
+enum {
+  ISL_HTTP_SCAN_HEAD,     /* a request's head (and the empty lines before it) */
+  ISL_HTTP_SCAN_BODY,     /* body and chunk framing: left to the parser */
+  ISL_HTTP_SCAN_TRAILERS, /* after the last chunk, up to the empty line */
+};
+
 struct isl_http_conn_s {
   uv_tcp_t tcp;
   uv_timer_t timer;
   uv_shutdown_t shutdown;
   isl_http_loopi_t *loop;
   isl_http_conn_t *prev, *next;
-  http_parser parser;
+  llhttp_t parser;
   int state;
   int closes;            /* close callbacks still to come */
   int counted;           /* counted in srv->n_conns */
   int reading;           /* uv_read_start active */
   int read_eof;          /* the client half-closed */
-  int in_execute;        /* inside http_parser_execute */
+  int in_execute;        /* inside llhttp_execute */
   int paused;            /* parser paused at the end of a message */
+  int trailers_next;     /* parser paused at the last chunk (conn_execute resumes it) */
   int last_request;      /* no request after the current one */
   int shut;              /* uv_shutdown issued */
   int doomed;            /* a write failed: close on the next tick */
@@ -87,6 +94,13 @@ struct isl_http_conn_s {
   char *pend;            /* unparsed input (pipelined data while paused) */
   size_t pend_len, pend_cap;
   size_t pending_bytes; /* queued for writing */
+  /* The line scanner (conn.c, scan_lines): which section the next bytes
+   * belong to, and the current section's lines so far. */
+  int scan_mode;        /* ISL_HTTP_SCAN_* */
+  int scan_cr;          /* the last byte scanned was a CR */
+  size_t scan_lines;    /* non-empty lines of the section so far */
+  size_t scan_line_len; /* bytes of the current line */
+  size_t head_bytes;    /* request line, headers and trailers so far, on the wire */
   size_t writes;        /* uv_write requests in flight */
   char remote[48];
 };
@@ -106,8 +120,7 @@ struct isl_http_reqi_s {
   /* parsing: url, names and values stored back to back, NUL-terminated */
   char *hbuf;
   size_t hlen, hcap;
-  size_t hdr_bytes; /* request line + headers, counted as they arrive */
-  int last_cb;      /* 0 none, 1 url, 2 field, 3 value */
+  int last_cb; /* 0 none, 1 url, 2 field, 3 value */
   size_t url_len;
   struct {
     size_t name_off, name_len, value_off, value_len;
