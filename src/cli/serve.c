@@ -49,7 +49,7 @@ static int serve(isl_rt_t *rt, const isl_http_config_t *hc) {
   signal(SIGPIPE, SIG_IGN);
   printf("isolde: listening on http://%s:%d\n", hc->host ? hc->host : "127.0.0.1", isl_http_server_port(srv));
   fflush(stdout);
-  isl_rt_preload();
+  isl_rt_preload(rt);
   rc = isl_http_server_run(srv);
   running = NULL;
   signal(SIGTERM, SIG_DFL);

@@ -29,10 +29,7 @@ static isl_rt_inst_t *caller(isl_iso_t *iso, const char *what) {
     isl_iso_throw(iso, "Error", what);
     return NULL;
   }
-  if (!inst->loop) {
-    isl_iso_throw(iso, "Error", "Cache API can only be used while handling a request, not at load time");
-    return NULL;
-  }
+  if (isl_rt__refuse_in_global_scope(iso)) return NULL;
   return inst;
 }
 

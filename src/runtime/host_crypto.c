@@ -25,6 +25,7 @@ static const EVP_MD *md_named(const char *name) {
 
 static int crypto_random(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
+  if (isl_rt__refuse_in_global_scope(iso)) return ISL_EJS;
   double n = argc > 0 ? isl_iso_to_number(iso, argv[0]) : -1;
   if (!(n >= 0 && n <= RANDOM_MAX)) return isl_iso_throw(iso, "RangeError", "host.random: 0..65536 bytes");
   uint8_t buf[RANDOM_MAX];

@@ -149,8 +149,8 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   (void)data;
   *ret = 0;
   isl_rt_inst_t *inst = isl_iso_get_data(iso);
-  if (!inst || !inst->loop || !inst->fetch)
-    return isl_iso_throw(iso, "Error", "fetch() can only be called while handling a request, not at load time");
+  if (isl_rt__refuse_in_global_scope(iso)) return ISL_EJS;
+  if (!inst->fetch) return isl_iso_throw(iso, "Error", "fetch(): this process has no HTTP client");
   if (argc < 6) return isl_iso_throw(iso, "TypeError", "host.fetchStart: expected 6 arguments");
   isl_rt_exchange_t *x = current_exchange(inst);
   if (x && ++x->subrequests > inst->worker->subrequests) {

@@ -50,8 +50,7 @@ static int timer_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   (void)data;
   *ret = 0;
   isl_rt_inst_t *inst = isl_iso_get_data(iso);
-  if (!inst || !inst->loop)
-    return isl_iso_throw(iso, "Error", "timers can only be used while handling a request, not at load time");
+  if (isl_rt__refuse_in_global_scope(iso)) return ISL_EJS;
   if (argc < 2) return isl_iso_throw(iso, "TypeError", "host.timerStart: expected (id, ms)");
   if (inst->n_timers >= 10000) return isl_iso_throw(iso, "RangeError", "too many timers (10000)");
   double id = isl_iso_to_number(iso, argv[0]);

@@ -229,6 +229,16 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   return 0;
 }
 
+int isl_rt__refuse_in_global_scope(isl_iso_t *iso) {
+  const isl_rt_inst_t *inst = isl_iso_get_data(iso);
+  if (inst && inst->loop) return 0;
+  isl_iso_throw(iso, "Error",
+                "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or connect()), "
+                "setting a timeout, and generating random values are not allowed within global scope. To fix this "
+                "error, perform this operation within a handler.");
+  return 1;
+}
+
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst) {
   if (inst->depth || !inst->pool) return 0;
   if (inst->poisoned || (!inst->n_exchanges && isl_iso_needs_recycle(inst->iso))) {

@@ -17,6 +17,7 @@
 #ifndef ISL_RUNTIME_INTERNAL_H
 #define ISL_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -122,6 +123,12 @@ void isl_rt__inst_free(isl_rt_inst_t *inst);
  * 0 or the failure's code; `args` are released.
  */
 int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge);
+/* At load time (a worker's top-level code, or the prelude at build time)
+ * there is no request: I/O, timers and random values are refused, as
+ * Workers refuses them in global scope (a value made then would be frozen
+ * into the snapshot and replayed by every clone). Returns 1 and makes the
+ * current host function throw Workers' error when iso is loading. */
+int isl_rt__refuse_in_global_scope(isl_iso_t *iso);
 /* Frees the instance if it is poisoned (or idle and due for recycling) and
  * nothing holds it; returns 1 if it was freed. */
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst);
@@ -202,6 +209,8 @@ struct isl_rt_s {
   isl_rt__route_t **routes; /* every route, to free them */
   size_t n_routes;
   isl_rt__route_t *fallback; /* takes what no route claims (`isolde dev`), or NULL */
+  pthread_t preload;         /* isl_rt_preload's thread, joined by isl_rt_free */
+  int preloading;
 };
 /* header_text.c: splits "name: value\n" text in place into at most cap
  * headers pointing into it; returns how many. */

@@ -57,16 +57,15 @@ static void *preload_main(void *arg) {
   return NULL;
 }
 
-void isl_rt_preload(void) {
-  pthread_attr_t a;
-  pthread_t t;
-  if (pthread_attr_init(&a) != 0) return;
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &a, preload_main, NULL) != 0) isl_fetch_preload(NULL);
-  pthread_attr_destroy(&a);
+void isl_rt_preload(isl_rt_t *rt) {
+  /* Joined by isl_rt_free: a process must not exit while the thread is
+   * inside dlopen or curl_global_init (their state and the libraries'
+   * exit handlers race, which crashed the process at exit). */
+  if (!rt->preloading) rt->preloading = pthread_create(&rt->preload, NULL, preload_main, NULL) == 0;
 }
 
 void isl_rt_free(isl_rt_t *rt) {
+  if (rt && rt->preloading) pthread_join(rt->preload, NULL);
   if (!rt) return;
   for (size_t i = 0; i < rt->n_workers; i++) isl_rt_worker_free(rt->workers[i]);
   free(rt->workers);

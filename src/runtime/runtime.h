@@ -116,8 +116,9 @@ void isl_rt_http_handler(isl_rt_t *rt, isl_http_handler_t *h);
 void isl_rt_free(isl_rt_t *rt);
 /* Loads, on a background thread, what the runtime otherwise loads on first
  * use (libcurl, for subrequests: ~3.5 ms of CPU). A server calls it once it
- * listens, so that neither its start nor its first fetch() pays for it. */
-void isl_rt_preload(void);
+ * listens, so that neither its start nor its first fetch() pays for it;
+ * isl_rt_free waits for the thread. */
+void isl_rt_preload(isl_rt_t *rt);
 
 /*
  * `isolde run FILE.js`: evaluates FILE (an ES module if it imports or

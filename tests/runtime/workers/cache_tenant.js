@@ -3,8 +3,9 @@
 //   /put?url=U&body=B[&cache=N]  caches.default (or caches.open(N)).put(U, B)
 //   /get?url=U[&cache=N]         the cached body, or 404 "miss"
 //   /del?url=U                   caches.default.delete(U) -> "true"/"false"
-//   /grow                        grows the isolate by 24 MiB, so that it is
-//                                evicted over a small memory budget
+//   /grow                        allocates 32 MiB (the isolate grows by ~24
+//                                MiB past the free heap the base leaves), so
+//                                that it is evicted over a small budget
 // Every answer has X-Isolate-Requests: requests this isolate has served,
 // so the test can tell a fresh isolate from a warm one.
 let served = 0;
@@ -28,7 +29,10 @@ export default {
       case "/del":
         return new Response(String(await cache.delete(url)), { headers });
       case "/grow":
-        if (!keep) keep = new Uint8Array(24 << 20).fill(1);
+        if (!keep) {
+          keep = new Uint8Array(32 << 20);
+          for (let i = 0; i < keep.length; i += 4096) keep[i] = 1; /* every page, little CPU */
+        }
         return new Response("grown", { headers });
       default:
         return new Response("not found", { status: 404, headers });
