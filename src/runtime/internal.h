@@ -197,7 +197,10 @@ void isl_rt__pool_remove(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
 void isl_rt__pool_trim(isl_rt_pool_t *pool);
 
 int isl_rt__looks_like_module(const char *src);
-/* Lets iso import modules from w's folder. */
+/* The name w's main module has in its isolate: its path relative to w's
+ * folder (a borrowed pointer into w->main_path). */
+const char *isl_rt__module_name(const isl_rt_worker_t *w);
+/* Lets iso import modules from w's folder, named relative to it. */
 void isl_rt__set_loader(isl_iso_t *iso, isl_rt_worker_t *w);
 
 /* ---- runtime.c ---------------------------------------------------------------- */

@@ -76,7 +76,8 @@ int isl_rt_run_file(const char *path) {
   int module = isl_rt__looks_like_module(src);
   isl_iso_set_time(inst->iso, 0);
   isl_val_t result = 0;
-  int rc = isl_iso_eval(inst->iso, src, len, real, module ? ISL_ISO_EVAL_MODULE : ISL_ISO_EVAL_SCRIPT, &result);
+  int rc = isl_iso_eval(inst->iso, src, len, isl_rt__module_name(&w),
+                        module ? ISL_ISO_EVAL_MODULE : ISL_ISO_EVAL_SCRIPT, &result);
   if (rc == 0) rc = isl_iso_run_jobs(inst->iso, NULL);
   if (rc < 0) {
     const isl_iso_error_t *e = isl_iso_last_error(inst->iso);

@@ -76,14 +76,26 @@ int isl_rt__looks_like_module(const char *src) {
   return 0;
 }
 
+/* Module names are relative to the worker's folder ("worker.js",
+ * "lib/util.js"), as Workers names uploaded modules: stacks and messages
+ * never show where the tenant's files are on the host. The engine resolves
+ * "./" and "../" against the importing module's name; a name that is
+ * still absolute or climbs out is looked up under the folder too, and
+ * realpath must land inside it. */
 static char *load_module(isl_iso_t *iso, void *data, const char *name) {
   (void)iso;
   const isl_rt_worker_t *w = data;
-  char real[PATH_MAX];
-  if (!realpath(name, real)) return NULL;
+  char path[PATH_MAX], real[PATH_MAX];
+  if (snprintf(path, sizeof(path), "%s/%s", w->dir, name) >= (int)sizeof(path)) return NULL;
+  if (!realpath(path, real)) return NULL;
   size_t n = strlen(w->dir);
   if (strncmp(real, w->dir, n) != 0 || real[n] != '/') return NULL;
   return read_script(real, NULL);
+}
+
+const char *isl_rt__module_name(const isl_rt_worker_t *w) {
+  size_t n = strlen(w->dir);
+  return strncmp(w->main_path, w->dir, n) == 0 && w->main_path[n] == '/' ? w->main_path + n + 1 : w->main_path;
 }
 
 void isl_rt__set_loader(isl_iso_t *iso, isl_rt_worker_t *w) {
@@ -208,16 +220,16 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
   }
   isl_iso_release(iso, args[0]);
   isl_val_t ns = 0;
-  if ((rc = run_main(iso, w->main_path, src, &ns, err)) < 0) {
+  if ((rc = run_main(iso, isl_rt__module_name(w), src, &ns, err)) < 0) {
     if (rc == ISL_ETIMEOUT)
       isl_err_set(err, rc, "%s: the top-level code exceeded the start-up CPU limit of %u ms (limits.startup_ms)",
-                  w->main_path, w->startup.cpu_ms);
+                  isl_rt__module_name(w), w->startup.cpu_ms);
     goto fail;
   }
   rc = isl_iso_call(iso, entry->register_module, 0, 1, &ns, NULL);
   isl_iso_release(iso, ns);
   if (rc < 0) {
-    rc = js_error(iso, rc, w->main_path, err);
+    rc = js_error(iso, rc, isl_rt__module_name(w), err);
     goto fail;
   }
   if ((rc = isl_iso_set_limits(iso, &w->limits)) < 0 || (rc = isl_iso_snapshot_new(iso, &w->snap, err)) < 0) goto fail;
