@@ -214,6 +214,9 @@ struct isl_rt_s {
   isl_rt__route_t *fallback; /* takes what no route claims (`isolde dev`), or NULL */
   pthread_t preload;         /* isl_rt_preload's thread, joined by isl_rt_free */
   int preloading;
+  pthread_mutex_t preload_mu; /* with preload_cv: isl_rt_free cancels a preload still waiting */
+  pthread_cond_t preload_cv;
+  int preload_cancel;
 };
 /* header_text.c: splits "name: value\n" text in place into at most cap
  * headers pointing into it; returns how many. */

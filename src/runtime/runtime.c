@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/cache.h"
@@ -44,28 +43,50 @@ int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
     return rc;
   }
   rt->router = r;
+  pthread_mutex_init(&rt->preload_mu, NULL);
+  pthread_cond_init(&rt->preload_cv, NULL);
   if (rt->cfg.cache_mb) isl_cache_set_limit(isl_cache_process(), (size_t)rt->cfg.cache_mb << 20, 0);
   *out = rt;
   return 0;
 }
 
+/* dlopen holds the dynamic loader's lock, which pthread_create (the HTTP
+ * loops' threads) and exit() need too: the thread waits until the server
+ * has started its loops, and runs at normal priority (at nice 19, busy
+ * neighbours starved it for seconds while it held the lock, and the
+ * server hung in pthread_create). */
+#define PRELOAD_DELAY_MS 200
+
 static void *preload_main(void *arg) {
-  (void)arg;
-  /* Lowest priority (Linux: nice is per thread): serving comes first. */
-  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-  isl_fetch_preload(NULL); /* a failure is reported again by the first fetch */
+  isl_rt_t *rt = arg;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_nsec += PRELOAD_DELAY_MS * 1000000L;
+  until.tv_sec += until.tv_nsec / 1000000000L;
+  until.tv_nsec %= 1000000000L;
+  pthread_mutex_lock(&rt->preload_mu);
+  while (!rt->preload_cancel && pthread_cond_timedwait(&rt->preload_cv, &rt->preload_mu, &until) == 0) {
+  }
+  int cancel = rt->preload_cancel;
+  pthread_mutex_unlock(&rt->preload_mu);
+  if (!cancel) isl_fetch_preload(NULL); /* a failure is reported again by the first fetch */
   return NULL;
 }
 
 void isl_rt_preload(isl_rt_t *rt) {
   /* Joined by isl_rt_free: a process must not exit while the thread is
-   * inside dlopen or curl_global_init (their state and the libraries'
-   * exit handlers race, which crashed the process at exit). */
-  if (!rt->preloading) rt->preloading = pthread_create(&rt->preload, NULL, preload_main, NULL) == 0;
+   * inside dlopen or curl_global_init. */
+  if (!rt->preloading) rt->preloading = pthread_create(&rt->preload, NULL, preload_main, rt) == 0;
 }
 
 void isl_rt_free(isl_rt_t *rt) {
-  if (rt && rt->preloading) pthread_join(rt->preload, NULL);
+  if (rt && rt->preloading) {
+    pthread_mutex_lock(&rt->preload_mu);
+    rt->preload_cancel = 1;
+    pthread_cond_signal(&rt->preload_cv);
+    pthread_mutex_unlock(&rt->preload_mu);
+    pthread_join(rt->preload, NULL);
+  }
   if (!rt) return;
   for (size_t i = 0; i < rt->n_workers; i++) isl_rt_worker_free(rt->workers[i]);
   free(rt->workers);
@@ -75,6 +96,8 @@ void isl_rt_free(isl_rt_t *rt) {
   }
   free(rt->routes);
   isl_rt_router_free(rt->router);
+  pthread_mutex_destroy(&rt->preload_mu);
+  pthread_cond_destroy(&rt->preload_cv);
   free(rt);
 }
 
