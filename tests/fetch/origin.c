@@ -17,9 +17,23 @@ typedef struct {
   char *body;
   size_t len, cap;
   uint64_t left; /* /big: bytes still to write */
+  int slow;      /* counted in o->slow_waiting */
 } oreq_t;
 
+/* Written by the origin's one loop thread only; the test thread reads them. */
+static void slow_enter(oreq_t *x) {
+  x->slow = 1;
+  int now = atomic_fetch_add(&x->o->slow_waiting, 1) + 1;
+  if (now > atomic_load(&x->o->slow_peak)) atomic_store(&x->o->slow_peak, now);
+}
+
+static void slow_leave(oreq_t *x) {
+  if (x->slow) atomic_fetch_sub(&x->o->slow_waiting, 1);
+  x->slow = 0;
+}
+
 static void done(oreq_t *x) {
+  slow_leave(x);
   atomic_fetch_add(&x->o->released, 1);
   isl_http_req_release(x->req);
   free(x->body);
@@ -62,6 +76,7 @@ static void append(oreq_t *x, const char *data, size_t len) {
 
 static void on_slow(uv_timer_t *t) {
   oreq_t *x = t->data;
+  slow_leave(x);
   isl_http_res_simple(x->req, 200, NULL, "slow");
   finish(x);
 }
@@ -99,6 +114,7 @@ static void on_body_end(isl_http_req_t *req) {
   oreq_t *x = req->data;
   const char *t = isl_http_req_target(req);
   if (test_http_path_is(t, "/slow")) {
+    slow_enter(x);
     start_timer(x, on_slow, test_http_query_int(t, "ms", 200), 0);
     return;
   }
@@ -155,6 +171,8 @@ int origin_start(origin_t *o) {
   atomic_store(&o->requests, 0);
   atomic_store(&o->released, 0);
   atomic_store(&o->aborts, 0);
+  atomic_store(&o->slow_waiting, 0);
+  atomic_store(&o->slow_peak, 0);
   h.on_request = on_request;
   h.on_body = on_body;
   h.on_body_end = on_body_end;

@@ -4,7 +4,8 @@
  *
  *   /echo (and anything else)  "METHOD TARGET\n", "name: value\n" per
  *                        request header, "\n", then the request body
- *   /slow?ms=N           answers "slow" after N ms (default 200)
+ *   /slow?ms=N           answers "slow" after N ms (default 200); the origin
+ *                        counts how many such requests wait at once
  *   /redirect?code=C&to=URL  C (default 302) with Location: URL (to= must
  *                        come last; the rest of the target is the URL)
  *   /loop                302 to /loop, for ever
@@ -26,6 +27,8 @@ typedef struct {
   atomic_int requests;
   atomic_int released;
   atomic_int aborts;
+  atomic_int slow_waiting; /* /slow requests waiting for their answer now */
+  atomic_int slow_peak;    /* the most that ever waited at once */
 } origin_t;
 
 /* Starts the origin; 0 or the error (printed). */

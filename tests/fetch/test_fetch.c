@@ -363,7 +363,8 @@ TEST(fetch_timeout) {
   long long ms = test_http_now_ms() - t0;
   CHECK_EQ_INT(r.err, UV_ETIMEDOUT);
   CHECK_EQ_STR(r.msg, "timed out after 100 ms");
-  CHECK_MSG(ms >= 90 && ms < 1000, "%lld ms", ms);
+  /* 102 ms on an idle machine; the origin would answer after 3 s. */
+  CHECK_MSG(ms >= 90 && ms < 2000, "%lld ms", ms);
   rec_free(&r);
   CHECK_EQ_INT(fx_stop(&x), 0);
 }
@@ -541,17 +542,18 @@ TEST(fetch_fan_out_runs_in_parallel) {
   CHECK(fx_start(&x) == 0);
   url(u, sizeof u, x.o.port, "/slow?ms=200");
   isl_fetch_request_t req = {.url = u};
-  long long t0 = test_http_now_ms();
   for (int i = 0; i < 10; i++) CHECK_EQ_INT(go(&x, &r[i], &req, &open_policy), 0);
   CHECK_EQ_INT(isl_fetch_client_active(x.c), 10);
   for (int i = 0; i < 10; i++) CHECK(run_until(&x, &r[i].dones, 1, 5000));
-  long long ms = test_http_now_ms() - t0;
   for (int i = 0; i < 10; i++) {
     CHECK_EQ_INT(r[i].err, 0);
     CHECK_EQ_STR(r[i].body, "slow");
     rec_free(&r[i]);
   }
-  CHECK_MSG(ms < 1000, "10 x 200 ms took %lld ms", ms);
+  /* All ten waited at the origin at once (one after the other, or a few at
+   * a time, they never would): the ten requests reach it within a few ms
+   * of each other on an idle machine, and each waits there 200 ms. */
+  CHECK_EQ_INT(atomic_load(&x.o.slow_peak), 10);
   CHECK_EQ_INT(fx_stop(&x), 0);
 }
 

@@ -13,6 +13,24 @@
 /* memory.c: find changed pages by comparing instead of reading pagemap. */
 extern int isl_mem__no_pagemap;
 
+/* The limits of the few steps below that run a long computation (a loop
+ * over a million bytes or over 24 MiB of pages, 50,000 objects built):
+ * 15-45 ms of CPU each on an idle machine, too close to the default 50 ms
+ * (ISL_ISO_CPU_MS) for a busy one. Everything else runs under the
+ * defaults. */
+static const isl_iso_limits_t long_run = {.cpu_ms = 2000};
+
+/* test_run with iso's limits raised to long_run for the call, then set back
+ * to the defaults (every isolate here has them), which its snapshots and
+ * their clones inherit. */
+static int run_long(isl_iso_t *iso, const char *src) {
+  static const isl_iso_limits_t defaults = {0};
+  if (isl_iso_set_limits(iso, &long_run) != 0) return ISL_EINVAL;
+  int rc = test_run(iso, src);
+  if (isl_iso_set_limits(iso, &defaults) != 0 && rc == 0) rc = ISL_EINVAL;
+  return rc;
+}
+
 /* A snapshot of a new clone of parent after running src in it. */
 static isl_iso_snapshot_t *layer(const isl_iso_snapshot_t *parent, const char *src) {
   isl_iso_t *iso;
@@ -23,18 +41,20 @@ static isl_iso_snapshot_t *layer(const isl_iso_snapshot_t *parent, const char *s
   return s;
 }
 
-/* String(eval(src)) in a new clone of snap, from malloc; NULL on error. */
-static char *eval_in_clone(const isl_iso_snapshot_t *snap, const char *src) {
+/* String(eval(src)) in a new clone of snap, from malloc; NULL on error.
+ * lim, unless NULL, replaces the limits the clone has from snap. */
+static char *eval_in_clone(const isl_iso_snapshot_t *snap, const isl_iso_limits_t *lim, const char *src) {
   isl_iso_t *iso;
   if (isl_iso_new_from_snapshot(snap, &iso, NULL) != 0) return NULL;
-  char *r = test_eval_str(iso, src);
+  char *r = !lim || isl_iso_set_limits(iso, lim) == 0 ? test_eval_str(iso, src) : NULL;
   isl_iso_free(iso);
   return r;
 }
 
-#define CHECK_CLONE(snap, src, want)                                                                             \
+#define CHECK_CLONE(snap, src, want) CHECK_CLONE_UNDER((snap), NULL, (src), (want))
+#define CHECK_CLONE_UNDER(snap, lim, src, want)                                                                  \
   do {                                                                                                           \
-    char *got_ = eval_in_clone((snap), (src));                                                                   \
+    char *got_ = eval_in_clone((snap), (lim), (src));                                                            \
     int same_ = got_ && strcmp(got_, (want)) == 0;                                                               \
     if (!same_)                                                                                                  \
       test__fail(__FILE__, __LINE__, "clone eval(%s): \"%s\" != \"%s\"", #src, got_ ? got_ : "(error)", (want)); \
@@ -42,13 +62,19 @@ static char *eval_in_clone(const isl_iso_snapshot_t *snap, const char *src) {
     if (!same_) return;                                                                                          \
   } while (0)
 
-static isl_iso_snapshot_t *base_snapshot(const char *src) {
+/* A snapshot of a new isolate after running src in it with run (test_run,
+ * or run_long for a long computation). */
+static isl_iso_snapshot_t *base_snapshot_by(int (*run)(isl_iso_t *, const char *), const char *src) {
   isl_iso_t *tpl;
   isl_iso_snapshot_t *s = NULL;
   if (isl_iso_new(NULL, &tpl, NULL) != 0) return NULL;
-  if (test_run(tpl, src) != 0 || isl_iso_snapshot_new(tpl, &s, NULL) != 0) s = NULL;
+  if (run(tpl, src) != 0 || isl_iso_snapshot_new(tpl, &s, NULL) != 0) s = NULL;
   isl_iso_free(tpl);
   return s;
+}
+
+static isl_iso_snapshot_t *base_snapshot(const char *src) {
+  return base_snapshot_by(test_run, src);
 }
 
 TEST(iso_layer_behaves_like_the_clone) {
@@ -116,7 +142,7 @@ static void check_grown(void) {
   isl_iso_t *iso;
   CHECK(isl_iso_new_from_snapshot(p, &iso, NULL) == 0);
   size_t before = isl_iso_memory_bytes(iso);
-  CHECK(test_run(iso,
+  CHECK(run_long(iso,
                  "globalThis.big = new Uint8Array(24 << 20);"
                  "for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 255;") == 0);
   size_t after = isl_iso_memory_bytes(iso);
@@ -129,6 +155,7 @@ static void check_grown(void) {
   CHECK_EQ_INT(isl_iso_memory_bytes(clone), after);
   /* Measured from the layer's own size, the clone has not grown. */
   CHECK(!isl_iso_needs_recycle(clone));
+  CHECK(isl_iso_set_limits(clone, &long_run) == 0);
   CHECK_EVAL(clone,
              "let ok = big.length === (24 << 20);"
              "for (let i = 0; i < big.length; i += 4096) ok = ok && big[i] === ((i >> 12) & 255) && big[i + 1] === 0;"
@@ -151,8 +178,8 @@ static void check_zeroed(void) {
   CHECK(p != NULL);
   isl_iso_snapshot_t *c = layer(p, "buf.fill(0); buf[5000] = 1;");
   CHECK(c != NULL);
-  CHECK_CLONE(c, "buf.every((x, i) => x === (i === 5000 ? 1 : 0))", "true");
-  CHECK_CLONE(p, "buf.every(x => x === 0xab)", "true");
+  CHECK_CLONE_UNDER(c, &long_run, "buf.every((x, i) => x === (i === 5000 ? 1 : 0))", "true");
+  CHECK_CLONE_UNDER(p, &long_run, "buf.every(x => x === 0xab)", "true");
   /* Zeroed pages are holes in the layer: it holds a page or so of buf. */
   CHECK_MSG(isl_iso_snapshot_bytes(c) < (1u << 20) / 2, "layer holds %zu bytes", isl_iso_snapshot_bytes(c));
   isl_iso_snapshot_free(c);
@@ -215,9 +242,10 @@ TEST(iso_layer_clones_on_four_threads) {
 
 TEST(iso_layer_stores_far_less_than_its_parent) {
   /* A parent with a few MB of live objects, and a small change on top. */
-  isl_iso_snapshot_t *p = base_snapshot(
-      "globalThis.data = Array.from({length: 50000}, (_, i) => ({i, s: 'item ' + i}));"
-      "globalThis.counter = 0;");
+  isl_iso_snapshot_t *p =
+      base_snapshot_by(run_long,
+                       "globalThis.data = Array.from({length: 50000}, (_, i) => ({i, s: 'item ' + i}));"
+                       "globalThis.counter = 0;");
   CHECK(p != NULL);
   isl_iso_snapshot_t *c = layer(p, "counter++; globalThis.greeting = 'hello';");
   CHECK(c != NULL);

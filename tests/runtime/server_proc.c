@@ -216,6 +216,19 @@ static void cleanup(test_server_t *s) {
   s->dir[0] = 0;
 }
 
+int test_server_wait_exit(test_server_t *s, int ms) {
+  if (s->pid <= 0) return -1;
+  for (int waited = 0;; waited += 10) {
+    int st = 0;
+    if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+      s->pid = 0;
+      return exit_status(st);
+    }
+    if (waited >= ms) return -1;
+    sleep_ms(10);
+  }
+}
+
 int test_server_stop(test_server_t *s) {
   int status = -1;
   if (s->pid > 0) {

@@ -59,6 +59,11 @@ long test_server_rss_kb(const test_server_t *s);
 /* SIGTERM and wait (up to 30 s, then SIGKILL); returns the exit status, or
  * 128+signal. Removes the temporary files unless keep is set. */
 int test_server_stop(test_server_t *s);
+/* Waits up to ms for a server the test already signalled to exit by
+ * itself; returns its exit status (128+signal), or -1 if it still runs. A
+ * second SIGTERM (test_server_stop's) could come while the server is on
+ * its way out, and kill it. test_server_stop then only removes the files. */
+int test_server_wait_exit(test_server_t *s, int ms);
 /* What the server printed so far on stdout and stderr (malloc'd). */
 char *test_server_output(const test_server_t *s);
 /* Waits up to ms for `needle` to appear in the output; 1 if it did. */

@@ -51,10 +51,12 @@ TEST(cache_tenants_are_separate_when_served) {
   char worker[PATH_MAX];
   CHECK(realpath("tests/runtime/workers/cache_tenant.js", worker) != NULL);
   char cfg[3 * PATH_MAX];
-  /* A small budget, so an isolate that grew is evicted after its request. */
+  /* A small budget, so an isolate that grew is evicted after its request.
+   * Alice's /grow touches 32 MiB (a page at a time, a few ms of CPU on an
+   * idle machine); her cpu_ms is raised so a busy one cannot cut it. */
   snprintf(cfg, sizeof(cfg),
            "{\"listen\": {\"port\": 0}, \"threads\": 1, \"memory_budget_mb\": 16, \"workers\": [\n"
-           "  {\"name\": \"alice\", \"main\": \"%s\", \"routes\": [\"a.test/*\"]},\n"
+           "  {\"name\": \"alice\", \"main\": \"%s\", \"routes\": [\"a.test/*\"], \"limits\": {\"cpu_ms\": 1000}},\n"
            "  {\"name\": \"bob\", \"main\": \"%s\", \"routes\": [\"b.test/*\"]}]}\n",
            worker, worker);
   const char *cfg_path = test_server_write(&s, "isolde.json", cfg);

@@ -237,7 +237,15 @@ static void *neighbour(void *arg) {
 
 TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
   test_server_t s = {0};
-  CHECK(start_two_tenants(&s, NULL, NULL) == 0);
+  /* The memory bomb has a tenant of its own, the api's script and memory
+   * cap with room to reach it: filling 32 MiB with arrays takes 35-47 ms of
+   * CPU on an idle machine, a hair under the 50 ms that stop /spin. */
+  char extra[PATH_MAX + 256];
+  snprintf(extra, sizeof(extra),
+           ",\n    {\"name\": \"bomb\", \"main\": \"%s\", \"routes\": [\"bomb.test/*\"],\n"
+           "     \"limits\": {\"memory_mb\": 32, \"cpu_ms\": 1000}}",
+           worker_path("api.js"));
+  CHECK(start_two_tenants(&s, NULL, extra) == 0);
   neighbour_t n = {.port = s.port};
   pthread_t th;
   CHECK(pthread_create(&th, NULL, neighbour, &n) == 0);
@@ -248,7 +256,7 @@ TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
     CHECK(strstr(r.body, "CPU time limit") != NULL);
     test_http_resp_free(&r);
   }
-  CHECK(get(s.port, "api.test", "/bomb", &r) == 0);
+  CHECK(get(s.port, "bomb.test", "/bomb", &r) == 0);
   CHECK_EQ_INT(r.status, 503);
   CHECK_MSG(strstr(r.body, "memory limit") != NULL, "body: %s", r.body);
   test_http_resp_free(&r);
@@ -258,7 +266,7 @@ TEST(serve_runaway_tenant_gets_503_while_neighbour_answers) {
   /* The runaway's isolate was reset: it answers again, from a fresh start. */
   CHECK(get_answers(s.port, "api.test", "/count", 200, "1"));
   CHECK(test_server_wait_output(&s, "[api] error: CPU time limit of 50 ms exceeded", 1000));
-  CHECK(test_server_wait_output(&s, "[api] error: memory limit of 32 MiB exceeded", 1000));
+  CHECK(test_server_wait_output(&s, "[bomb] error: memory limit of 32 MiB exceeded", 1000));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
@@ -314,7 +322,10 @@ TEST(serve_hung_promises_are_cancelled_not_left_waiting) {
 
 TEST(serve_time_stands_still_while_js_runs) {
   test_server_t s = {0};
-  CHECK(start_api_dev(&s) == 0);
+  /* /time computes for 25-27 ms of CPU on an idle machine: too close to a
+   * request's default 50 ms for a busy one. */
+  const char *args[] = {"dev", worker_path("api.js"), "--port", "0", "--threads", "1", "--cpu-ms", "1000", NULL};
+  CHECK(test_server_start(&s, args) == 0);
   test_http_resp_t r = {0};
   CHECK(get(s.port, "localhost", "/time", &r) == 0);
   CHECK_EQ_INT(r.status, 200);
@@ -397,12 +408,16 @@ TEST(serve_slow_client_does_not_make_the_host_buffer) {
 TEST(serve_wait_until_runs_after_the_response) {
   test_server_t s = {0};
   CHECK(start_api_dev(&s) == 0);
+  /* The answer comes while its waitUntil work waits for /background-done
+   * (had the answer waited for the work, the read would time out), and
+   * the work runs once that comes: no timer races the test. */
   CHECK(get_answers(s.port, "localhost", "/background", 200, "answered first"));
   char *out = test_server_output(&s);
   int early = strstr(out, "background work done") != NULL;
   free(out);
   CHECK(!early);
-  CHECK(test_server_wait_output(&s, "[api] log: background work done", 2000));
+  CHECK(get_answers(s.port, "localhost", "/background-done", 200, "done"));
+  CHECK(test_server_wait_output(&s, "[api] log: background work done", 5000));
   CHECK_EQ_INT(test_server_stop(&s), 0);
 }
 
@@ -412,25 +427,33 @@ TEST(serve_stops_gracefully_with_a_request_in_flight) {
   test_http_conn_t c;
   CHECK(test_http_conn_open(&c, s.port) == 0);
   CHECK(test_http_conn_send_str(&c, "GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
-  usleep(100000);
+  /* Once the handler runs (it says so), the request is in flight. */
+  CHECK(test_server_wait_output(&s, "[api] log: slow: waiting", 5000));
   kill(s.pid, SIGTERM);
   test_http_resp_t r = {0};
-  CHECK(test_http_conn_read(&c, &r, 0, 3000) == 0);
+  /* ~410 ms after it was sent, on an idle machine. */
+  CHECK(test_http_conn_read(&c, &r, 0, TEST_HTTP_TIMEOUT_MS) == 0);
   CHECK_EQ_INT(r.status, 200);
   CHECK_EQ_STR(r.body, "slow done");
   test_http_resp_free(&r);
   test_http_conn_close(&c);
   CHECK(test_server_wait_output(&s, "isolde: stopped", 3000));
+  /* It exits by itself, with 0 (test_server_stop would signal it again). */
+  CHECK_EQ_INT(test_server_wait_exit(&s, 30000), 0);
   /* Stopped: new connections are refused. */
   test_http_conn_t c2;
   CHECK(test_http_conn_open(&c2, s.port) < 0);
-  CHECK_EQ_INT(test_server_stop(&s), 0);
+  CHECK_EQ_INT(test_server_stop(&s), -1); /* no process left: removes the files */
 }
 
 TEST(serve_evicts_idle_isolates_over_the_memory_budget) {
   test_server_t s = {0};
   char extra[PATH_MAX + 256];
-  snprintf(extra, sizeof(extra), ",\n    {\"name\": \"big\", \"main\": \"%s\", \"routes\": [\"big.test/*\"]}",
+  /* big.js fills 24 MiB: 17-22 ms of CPU on an idle machine, too close to a
+   * request's default 50 ms for a busy one. */
+  snprintf(extra, sizeof(extra),
+           ",\n    {\"name\": \"big\", \"main\": \"%s\", \"routes\": [\"big.test/*\"], "
+           "\"limits\": {\"cpu_ms\": 1000}}",
            worker_path("big.js"));
   CHECK(start_two_tenants(&s, "\"memory_budget_mb\": 16,", extra) == 0);
   /* The small api isolate stays (its counter goes on) ... */

@@ -48,21 +48,37 @@ await group("setTimeout", async () => {
   check(Date.now() >= t0, "clearing both kinds leaves nothing running");
 });
 
+/* The intervals below say when they have cleared themselves, rather than
+ * being given a fixed time for their ticks: on a busy machine a loop can
+ * stall for longer than a few 5 ms ticks take. A late tick, one that
+ * should not come, still has four ticks' time (20 ms) to show up. */
 await group("setInterval", async () => {
   let ticks = 0;
+  let cleared;
+  const stopped = new Promise((r) => (cleared = r));
   const id = setInterval((step) => {
     ticks += step;
-    if (ticks === 3) clearInterval(id);
+    if (ticks === 3) {
+      clearInterval(id);
+      cleared();
+    }
   }, 5, 1);
-  await sleep(60);
+  await stopped;
+  await sleep(20);
   eq(ticks, 3, "interval stops when it clears itself");
   let failing = 0;
+  let clearedBad;
+  const stoppedBad = new Promise((r) => (clearedBad = r));
   const bad = setInterval(() => {
     failing++;
-    if (failing === 2) clearInterval(bad);
+    if (failing === 2) {
+      clearInterval(bad);
+      clearedBad();
+    }
     if (failing === 1) throw new Error("interval boom (expected in this test)");
   }, 5);
-  await sleep(40);
+  await stoppedBad;
+  await sleep(20);
   eq(failing, 2, "an interval that throws keeps running");
 });
 

@@ -2,6 +2,7 @@
 import { counter, bump } from "./lib/counter.js";
 
 let pending = null; // a request parked by /wait, released by /release
+let background = null; // finishes the work /background left running
 
 export default {
   async fetch(request, env, ctx) {
@@ -89,12 +90,26 @@ export default {
         return new Response("released");
       }
       case "/slow": {
+        console.log("slow: waiting"); // the test may act once the request is in flight
         await new Promise((r) => setTimeout(r, Number(url.searchParams.get("ms") ?? 300)));
         return new Response("slow done");
       }
       case "/background":
-        ctx.waitUntil(new Promise((r) => setTimeout(r, 100)).then(() => console.log("background work done")));
+        // The work after the response waits for /background-done (or 30 s):
+        // the test looks before it is done, however slow the machine.
+        ctx.waitUntil(
+          new Promise((r) => {
+            background = r;
+            setTimeout(r, 30000);
+          }).then(() => console.log("background work done")),
+        );
         return new Response("answered first");
+      case "/background-done": {
+        if (!background) return new Response("nothing in the background", { status: 409 });
+        background();
+        background = null;
+        return new Response("done");
+      }
       case "/bytes": {
         // Header values are byte strings: 0xE9 in, 0xE9 out.
         const v = request.headers.get("x-latin1");

@@ -15,9 +15,18 @@ export default {
     switch (url.pathname) {
       case "/fanout": {
         const n = Number(q.get("n") ?? 5);
+        const ms = Number(q.get("ms") ?? 200); // how long each waits at the origin
         const t0 = Date.now();
-        const bodies = await Promise.all(Array.from({ length: n }, () => fetch(`${o}/slow?ms=200`).then((r) => r.text())));
-        return Response.json({ n: bodies.filter((b) => b === "slow").length, ms: Date.now() - t0 });
+        const answers = await Promise.all(
+          Array.from({ length: n }, () =>
+            fetch(`${o}/slow?ms=${ms}`).then(async (r) => ({ body: await r.text(), peak: Number(r.headers.get("x-peak")) })),
+          ),
+        );
+        return Response.json({
+          n: answers.filter((a) => a.body === "slow").length,
+          peak: Math.max(...answers.map((a) => a.peak)), // how many waited at the origin at once
+          ms: Date.now() - t0,
+        });
       }
       case "/post": {
         const r = await fetch(`${o}/echo`, {

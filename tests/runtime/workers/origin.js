@@ -1,12 +1,16 @@
 // Test origin for the fetch() tests, served by its own isolde dev.
+let waiting = 0; // /slow requests waiting for their answer now
+let peak = 0; // the most that ever waited at once (x-peak on /slow answers)
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     const q = url.searchParams;
     switch (url.pathname) {
       case "/slow":
+        peak = Math.max(peak, ++waiting);
         await new Promise((r) => setTimeout(r, Number(q.get("ms") ?? 200)));
-        return new Response("slow");
+        waiting--;
+        return new Response("slow", { headers: { "x-peak": String(peak) } });
       case "/echo":
         return Response.json({
           method: request.method,
