@@ -416,7 +416,7 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
   isl_fetch_t *f = ud;
   char msg[sizeof f->msg];
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-  if (isl_fetch__policy_check(&f->pol, effective_url(f), &a->addr, msg, sizeof msg) != 0) {
+  if (isl_fetch__policy_check(&f->pol, effective_url(f), &a->addr, NULL, msg, sizeof msg) != 0) {
     if (!f->err) {
       f->err = ISL_FETCH_EBLOCKED;
       memcpy(f->msg, msg, sizeof msg);
@@ -426,26 +426,33 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
   return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* CURLOPT_PREREQFUNCTION: before each request is sent, on a new or reused
- * connection. */
-static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
-  isl_fetch_t *f = ud;
-  struct sockaddr_storage ss;
-  (void)local_ip;
-  (void)local_port;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+/* "1.2.3.4" / "::1" and a port into ss; AF_UNSPEC (judged private) if ip
+ * is neither. */
+static void to_sockaddr(const char *ip, int port, struct sockaddr_storage *ss) {
+  struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+  memset(ss, 0, sizeof *ss);
+  if (ip && inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
     s4->sin_family = AF_INET;
     s4->sin_port = htons((uint16_t)port);
-  } else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+  } else if (ip && inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons((uint16_t)port);
   } else {
-    ss.ss_family = AF_UNSPEC; /* judged private */
+    ss->ss_family = AF_UNSPEC;
   }
-  if (isl_fetch__policy_check(&f->pol, effective_url(f), (struct sockaddr *)&ss, f->msg, sizeof f->msg) != 0) {
+}
+
+/* CURLOPT_PREREQFUNCTION: before each request is sent, on a new or reused
+ * connection; the connection's own address tells whether it goes to this
+ * machine. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+  isl_fetch_t *f = ud;
+  struct sockaddr_storage ss, self;
+  to_sockaddr(ip, port, &ss);
+  to_sockaddr(local_ip, local_port, &self);
+  if (isl_fetch__policy_check(&f->pol, effective_url(f), (struct sockaddr *)&ss, (struct sockaddr *)&self, f->msg,
+                              sizeof f->msg) != 0) {
     f->err = ISL_FETCH_EBLOCKED;
     return CURL_PREREQFUNC_ABORT;
   }
@@ -744,6 +751,11 @@ static int build_headers(const isl_fetch_request_t *req, struct curl_slist **out
     curl_slist_free_all(list);
     return isl_err_set(err, ISL_EINVAL, "fetch: invalid header %.*s", (int)(h->name_len > 64 ? 64 : h->name_len),
                        h->name);
+  }
+  /* the hop count, after the caller's own CDN-Loop lines (hops.c) */
+  if (req->hops) {
+    snprintf(stackbuf, sizeof stackbuf, "%s: %s; loops=%u", ISL_FETCH_LOOP_HEADER, ISL_FETCH_LOOP_ID, req->hops);
+    if (add_header(&list, stackbuf) != 0) goto nomem;
   }
   /* none of curl's own: no Accept, no form Content-Type, no Expect: 100-continue */
   if ((!has_accept && add_header(&list, "Accept:") != 0) || (!has_ctype && add_header(&list, "Content-Type:") != 0) ||

@@ -15,6 +15,10 @@
  * environment, no cookies, no signals. Bodies stream both ways without
  * being buffered whole (the request body is given whole and copied).
  *
+ * Loops: a subrequest can carry its hop count in a CDN-Loop header
+ * (RFC 8586, "isolde; loops=N"); isl_fetch_hops_parse reads it back from
+ * a request that arrives. Enforcing the limit is the caller's (runtime).
+ *
  * libcurl is not linked: it is loaded (dlopen) by the first isl_fetch_start
  * of the process, or earlier by isl_fetch_preload, so a process that never
  * fetches never pays for loading it (~3.5 ms of CPU, ~30 libraries). If it
@@ -49,6 +53,13 @@
 #ifndef ISL_FETCH_MAX_REDIRECTS
 #define ISL_FETCH_MAX_REDIRECTS 20
 #endif
+/* Hops a request may make through Isolde hosts (worker fetch() or a route
+ * passed to its origin, each adds one): a subrequest that would be hop
+ * ISL_FETCH_MAX_HOPS + 1 is refused by its sender, and a request that
+ * arrives with more is refused (508) by its receiver. */
+#ifndef ISL_FETCH_MAX_HOPS
+#define ISL_FETCH_MAX_HOPS 16
+#endif
 
 /* ---- error kinds (on_done's err) -----------------------------------------------
  * Besides these: UV_ECONNREFUSED (nothing listens there), UV_ETIMEDOUT
@@ -81,13 +92,17 @@ typedef struct isl_fetch_client_s isl_fetch_client_t; /* one per uv loop */
 typedef struct isl_fetch_s isl_fetch_t;               /* one subrequest */
 
 /* Who may be connected to. Copied by isl_fetch_start; NULL = all zero:
- * public addresses only. */
+ * public addresses only. "Private" below means loopback, private,
+ * link-local, unspecified and other non-public ranges, and also any
+ * address of this machine itself (one of its interfaces' addresses, or
+ * any other the kernel would deliver locally), whatever its range. */
 typedef struct {
-  /* 1 = loopback/private/link-local/unspecified addresses allowed */
+  /* 1 = private addresses allowed (all but denied_ports) */
   int allow_private;
   /* "http://127.0.0.1:9000" (scheme://host[:port], default port if none):
    * connections for URLs of exactly this origin are allowed even to a
-   * private address. Borrowed for the call. */
+   * private address. Checked on every hop: a redirect from an allowed
+   * origin to another private one is refused. Borrowed for the call. */
   const char *const *allowed_origins;
   size_t n_allowed;
   /* e.g. the admin port: refused on every address, whatever else says. */
@@ -118,6 +133,13 @@ typedef struct {
   /* Cap on one response head (status line + headers); over ->
    * ISL_FETCH_EPROTO; 0 = ISL_FETCH_MAX_HEADER_BYTES. */
   size_t max_header_bytes;
+  /* This subrequest's hop count: 0 = none is sent; N > 0 = the header
+   * "CDN-Loop: isolde; loops=N" is sent after the caller's headers, on
+   * every hop. CDN-Loop headers among `headers` are kept as they are
+   * (other CDNs' entries): they can only raise the count the receiver
+   * reads (isl_fetch_hops_parse takes the largest), never lower it. The
+   * limit (ISL_FETCH_MAX_HOPS) is the caller's to enforce. */
+  unsigned hops;
 } isl_fetch_request_t;
 
 typedef struct {
@@ -140,6 +162,25 @@ typedef struct {
   void (*on_done)(isl_fetch_t *f, int err, const char *msg);
   void *data;
 } isl_fetch_callbacks_t;
+
+/* ---- loop detection (hops.c) -------------------------------------------------------
+ * Each subrequest an Isolde host sends carries its hop count in the
+ * standard CDN-Loop header (RFC 8586): "CDN-Loop: isolde; loops=N". The
+ * host that receives a request reads N back with isl_fetch_hops_parse and
+ * sends N + 1 on the subrequests made for it. See docs/fetch.md for why a
+ * client that sets the header itself can neither reset a loop's count nor
+ * make anyone's request but its own fail. */
+#define ISL_FETCH_LOOP_HEADER "CDN-Loop"
+#define ISL_FETCH_LOOP_ID "isolde"
+/* Never returned larger than this (a huge loops=N cannot overflow N + 1). */
+#define ISL_FETCH_HOPS_CAP 1000000u
+
+/* The hop count in one CDN-Loop header value (value[0..len), borrowed):
+ * the largest of its "isolde" entries (loops=N, or 1 for an entry without
+ * a valid loops parameter), 0 if it has none. Errs only upwards: entries
+ * are looked for after every comma, even inside a quoted string, so that
+ * nothing written before Isolde's own entry can hide it. */
+unsigned isl_fetch_hops_parse(const char *value, size_t len);
 
 /* ---- loading libcurl ------------------------------------------------------------------ */
 

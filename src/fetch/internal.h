@@ -50,9 +50,17 @@ int isl_fetch__origin(const char *url, char *buf, size_t cap);
  * inside IPv6 mapped / NAT64 / 6to4 forms is judged as IPv4). */
 int isl_fetch__addr_private(const struct sockaddr *sa);
 
-/* May a connection to sa be made for url under p? 0 = yes; else
- * ISL_FETCH_EBLOCKED with msg filled ("blocked: ..."). */
-int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa, char *msg,
-                            size_t cap);
+/* Would a connection to sa (AF_INET or AF_INET6) be delivered to this
+ * machine itself? Asks the kernel's routing (policy.c says how). 1 = yes,
+ * 0 = no, -1 = cannot tell (no socket could be made). */
+int isl_fetch__addr_local(const struct sockaddr *sa);
+
+/* May a connection to sa be made for url under p? self: the connection's
+ * own address when it is established (NULL before connecting: then the
+ * kernel is asked whether sa is local). 0 = yes; else ISL_FETCH_EBLOCKED
+ * with msg filled ("blocked: ..."). A local address that cannot be told
+ * from a public one (-1 above) is refused. */
+int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa,
+                            const struct sockaddr *self, char *msg, size_t cap);
 
 #endif

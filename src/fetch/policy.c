@@ -9,9 +9,23 @@
  * another fetch with another policy may have opened).
  *
  * Rules, in order: a denied port is refused on every address; with
- * allow_private everything else is allowed; a public unicast address is
- * allowed; a private one only when the URL being fetched has exactly one of
+ * allow_private everything else is allowed; a public unicast address that
+ * is not one of this machine's own is allowed; a private one, or one of
+ * the machine's own, only when the URL being fetched has exactly one of
  * the allowed origins (scheme, host as written, port).
+ *
+ * "This machine's own" is asked of the kernel, per connection, rather than
+ * read from a list of interfaces: a UDP socket connected to the address
+ * (connect on UDP sends nothing) is given the address itself as its source
+ * exactly when the kernel would deliver there locally. IPv4 has a local
+ * route per interface address whose source is that address; IPv6 source
+ * selection prefers the destination when it is one of ours (RFC 6724,
+ * rule 1). That covers every address getifaddrs lists, addresses added
+ * after start, and addresses routed locally without being on an interface
+ * (AnyIP), with no cache to go stale, for four system calls per new
+ * connection to a public address. On an established (or reused)
+ * connection the check is cheaper still: its own address equals the
+ * peer's exactly when it goes to this machine.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -130,10 +146,55 @@ int isl_fetch__addr_private(const struct sockaddr *sa) {
   return 1; /* anything else (unix sockets...) is never public */
 }
 
+/* ---- this machine's own addresses --------------------------------------------------- */
+
+static int same_addr(const struct sockaddr *a, const struct sockaddr *b) {
+  if (a->sa_family != b->sa_family) return 0;
+  if (a->sa_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  if (a->sa_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+  return 0;
+}
+
+int isl_fetch__addr_local(const struct sockaddr *sa) {
+  struct sockaddr_storage to, self;
+  socklen_t len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return 1;
+  memcpy(&to, sa, len);
+  /* any port: nothing is sent, but port 0 is not a destination */
+  if (sa->sa_family == AF_INET)
+    ((struct sockaddr_in *)&to)->sin_port = htons(9);
+  else
+    ((struct sockaddr_in6 *)&to)->sin6_port = htons(9);
+  int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int rc = 0;
+  socklen_t self_len = sizeof self;
+  if (connect(fd, (const struct sockaddr *)&to, len) == 0) {
+    if (getsockname(fd, (struct sockaddr *)&self, &self_len) == 0)
+      rc = same_addr((const struct sockaddr *)&self, sa);
+    else
+      rc = -1;
+  } /* else no route: nothing would be delivered here */
+  close(fd);
+  return rc;
+}
+
 /* ---- the check ---------------------------------------------------------------------- */
 
-int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa, char *msg,
-                            size_t cap) {
+/* Does url have exactly one of p's allowed origins? */
+static int origin_allowed(const isl_fetch__policy_t *p, const char *url) {
+  char origin[512];
+  if (!p->n_origins || !url || isl_fetch__origin(url, origin, sizeof origin) != 0) return 0;
+  for (size_t i = 0; i < p->n_origins; i++)
+    if (strcmp(origin, p->origins[i]) == 0) return 1;
+  return 0;
+}
+
+int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa,
+                            const struct sockaddr *self, char *msg, size_t cap) {
   char ip[INET6_ADDRSTRLEN] = "?";
   int port = 0;
   if (sa->sa_family == AF_INET) {
@@ -151,14 +212,20 @@ int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const
       return ISL_FETCH_EBLOCKED;
     }
   }
-  if (p->allow_private || !isl_fetch__addr_private(sa)) return 0;
-  if (p->n_origins) {
-    char origin[512];
-    if (url && isl_fetch__origin(url, origin, sizeof origin) == 0) {
-      for (size_t i = 0; i < p->n_origins; i++)
-        if (strcmp(origin, p->origins[i]) == 0) return 0;
-    }
-  }
-  snprintf(msg, cap, "blocked: %s is a private address (allow its origin with allow_origins)", ip);
+  if (p->allow_private) return 0;
+  int private = isl_fetch__addr_private(sa);
+  /* A public-looking address may still be this machine's own: a connection
+   * whose own address is its peer's goes here; before connecting, the
+   * kernel's routing says. */
+  int local = 0;
+  if (!private) local = self && self->sa_family != AF_UNSPEC ? same_addr(self, sa) : isl_fetch__addr_local(sa);
+  if (!private && !local) return 0;
+  if (origin_allowed(p, url)) return 0;
+  if (private)
+    snprintf(msg, cap, "blocked: %s is a private address (allow its origin with allow_origins)", ip);
+  else if (local > 0)
+    snprintf(msg, cap, "blocked: %s is an address of this machine (allow its origin with allow_origins)", ip);
+  else
+    snprintf(msg, cap, "blocked: cannot tell whether %s is an address of this machine", ip);
   return ISL_FETCH_EBLOCKED;
 }

@@ -11,10 +11,28 @@
  * network takes is wall time, never CPU time.
  *
  * Policy: a worker may not reach loopback, private or link-local
- * addresses unless its config allows the origin. A fetch to the request's
- * own host on a route with an origin goes to that origin instead (keeping
- * the Host header), which is how a worker in front of an origin passes a
- * request through.
+ * addresses, nor any address of this machine, unless its config allows
+ * the origin; every hop of a redirect is checked again (src/fetch). A
+ * fetch to the request's own host on a route with an origin goes to that
+ * origin instead, which is how a worker in front of an origin passes a
+ * request through; that origin is then allowed too, and only it. (The
+ * Host header is passed on for it, but src/fetch drops every Host header:
+ * the origin sees its own host.)
+ *
+ * Loops: each subrequest is one hop more than the request it is made for
+ * (CDN-Loop, docs/fetch.md), so a worker that calls its own server, or a
+ * ring of them, stops after ISL_FETCH_MAX_HOPS: fetch() then rejects with
+ * a TypeError that says "Loop detected". Which request a fetch() is made
+ * for: the one whose entry is running; in a subrequest's callback, the one
+ * that made the subrequest, even if it has ended; in a timer (entered for
+ * no request in particular), the deepest request whose code may have set
+ * a timer still pending (inst->busy_hops: every request and subrequest
+ * callback since the instance last had neither requests nor timers). That
+ * last guess errs upwards, so a loop cannot launder its count through a
+ * timer while a fresh request is in flight; it is not enforced here but
+ * sent on, and the receiving host refuses it (508) if it is over the
+ * limit: a deep request from another client then costs a timer's fetch()
+ * nothing unless that fetch() calls an Isolde host itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +48,14 @@ typedef struct isl_rt_sub_s {
   isl_rt_inst_t *inst;
   uint32_t id;
   uint32_t exchange_id; /* the request it was made for, 0 if none */
+  unsigned parent_hops; /* the hops of the request it was made for; it is hop parent_hops + 1 */
   isl_fetch_t *f;
   struct isl_rt_sub_s *next;
 } isl_rt_sub_t;
+
+/* While a subrequest's callback runs on this thread: its parent_hops,
+ * else -1. A value, not the subrequest: the callback may free it. */
+static _Thread_local long callback_hops = -1;
 
 static void sub_unlink(isl_rt_sub_t *sub) {
   isl_rt_inst_t *inst = sub->inst;
@@ -77,7 +100,12 @@ static char *headers_text(const isl_http_header_t *h, size_t n) {
 static void sub_call(isl_rt_sub_t *sub, isl_val_t fn, int argc, isl_val_t *args) {
   isl_rt_inst_t *inst = sub->inst;
   isl_rt_exchange_t *x = sub->exchange_id ? isl_rt__exchange_find(inst, sub->exchange_id) : NULL;
+  long outer = callback_hops;
+  callback_hops = sub->parent_hops;
+  /* the callback runs that request's code, which may set timers */
+  if (sub->parent_hops > inst->busy_hops) inst->busy_hops = sub->parent_hops;
   isl_rt__inst_call(inst, fn, argc, args, x);
+  callback_hops = outer;
   isl_rt_pool_t *pool = inst->pool;
   if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
 }
@@ -145,6 +173,19 @@ static char *to_origin(const isl_rt_exchange_t *x, const char *url) {
   return out;
 }
 
+/* The hops of the request a fetch() is made for (see the top); *sure is
+ * 0 when that request cannot be told and this is the deepest guess. */
+static unsigned request_hops(const isl_rt_inst_t *inst, int *sure) {
+  *sure = 1;
+  if (inst->current) return inst->current->hops;
+  if (callback_hops >= 0) return (unsigned)callback_hops;
+  *sure = 0;
+  unsigned hops = inst->busy_hops;
+  for (const isl_rt_exchange_t *e = inst->exchanges; e; e = e->next)
+    if (e->hops > hops) hops = e->hops;
+  return hops;
+}
+
 static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   *ret = 0;
@@ -157,6 +198,16 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
     char msg[160];
     snprintf(msg, sizeof(msg), "Too many subrequests: this request already made %u (the limit per request)",
              inst->worker->subrequests);
+    return isl_iso_throw(iso, "TypeError", msg);
+  }
+  int sure;
+  unsigned hops = request_hops(inst, &sure);
+  if (sure && hops + 1 > ISL_FETCH_MAX_HOPS) {
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "fetch failed: Loop detected: this request has already made %u hops through Isolde (its CDN-Loop "
+             "header), and a subrequest may make at most %d",
+             hops, ISL_FETCH_MAX_HOPS);
     return isl_iso_throw(iso, "TypeError", msg);
   }
   char *method = isl_iso_to_cstring(iso, argv[0]);
@@ -186,7 +237,8 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
                             .body = body,
                             .body_len = body_len,
                             .redirect = redirect,
-                            .timeout_ms = timeout > 0 && timeout < 4e9 ? (uint32_t)timeout : 0};
+                            .timeout_ms = timeout > 0 && timeout < 4e9 ? (uint32_t)timeout : 0,
+                            .hops = hops + 1};
   isl_rt_sub_t *sub = calloc(1, sizeof(*sub));
   isl_fetch_callbacks_t cb = {on_response, on_body, on_done, sub};
   isl_err_t err = {0};
@@ -201,6 +253,7 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
     return isl_iso_throw(iso, "TypeError", err.msg[0] ? err.msg : "fetch failed");
   }
   sub->inst = inst;
+  sub->parent_hops = hops;
   sub->id = ++inst->next_sub_id;
   sub->exchange_id = x ? x->id : 0;
   sub->next = inst->subs;

@@ -110,6 +110,12 @@ struct isl_rt_inst_s {
   int depth;         /* nesting of entries (a host function may not re-enter) */
   int failed;        /* `isolde run`: an uncaught error was reported */
   size_t base_bytes; /* linear memory when cloned */
+  /* The largest hop count (CDN-Loop) of every request whose code may have
+   * set a timer still pending: the requests since the instance last had
+   * neither a request in flight nor a timer (runtime.c), and the request
+   * behind every subrequest callback run since (host_fetch.c). What a
+   * fetch() from a timer counts from. */
+  unsigned busy_hops;
 };
 
 /* Wraps a clone of the worker's snapshot. */
@@ -158,6 +164,7 @@ struct isl_rt_exchange_s {
   const isl_rt__route_t *route; /* the route it came by (its origin) */
   char *host;                   /* the request's Host header, "" if none */
   unsigned subrequests;         /* fetch() calls made for it */
+  unsigned hops;                /* hops it arrived with (CDN-Loop); its fetch() calls are hop hops + 1 */
 };
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
 void isl_rt__exchange_log(isl_rt_exchange_t *x);
@@ -226,6 +233,12 @@ void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin);
 void isl_rt__proxy_body(isl_http_req_t *req, const char *data, size_t len);
 void isl_rt__proxy_body_end(isl_http_req_t *req);
 void isl_rt__proxy_abort(isl_http_req_t *req);
+/* runtime.c: the hop count a request arrived with, the largest in its
+ * CDN-Loop headers (isl_fetch_hops_parse). */
+unsigned isl_rt__req_hops(const isl_http_req_t *req);
+/* runtime.c: answers 508 Loop Detected (hop is the one over
+ * ISL_FETCH_MAX_HOPS), logs it and releases req. */
+void isl_rt__refuse_loop(const isl_rt_t *rt, isl_http_req_t *req, unsigned hop);
 /* Host log (stderr), one key=value line. */
 void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -7,6 +7,18 @@
  * sent in one go; the response is streamed, and the transfer is paused
  * while more than PROXY_QUEUE_HIGH bytes wait for a slow client (polled
  * every 2 ms: the HTTP layer has no drain event).
+ *
+ * The origin is the operator's, so its address may be private, but that
+ * is all the config allows: the subrequest runs under the same address
+ * policy as a worker's fetch() with the route's origin as its one allowed
+ * origin, so no other private address, nor any of this machine's own, is
+ * ever connected to for it. Redirects are not followed but passed to the
+ * client, as a reverse proxy does: a 3xx is the origin's answer to the
+ * client (its Location and Set-Cookie are meant for the client), and a
+ * Location pointing inside would otherwise be fetched from in here. And
+ * like every subrequest it counts as a hop (CDN-Loop, docs/fetch.md): a
+ * route whose origin leads back to this server stops after
+ * ISL_FETCH_MAX_HOPS with 508 instead of proxying to itself for ever.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +37,19 @@ typedef struct {
   isl_http_req_t *req; /* NULL once released */
   isl_fetch_t *f;      /* NULL when not in flight */
   isl_fetch_client_t *client;
-  char *url, *method, *path;
+  char *url, *method, *path, *origin;
   char *body;
   size_t body_len, body_cap;
   uv_timer_t resume;
   int paused, status, closing;
+  unsigned hops; /* hops the request arrived with */
   uint64_t start_ns;
 } proxy_t;
 
 static void proxy_closed(uv_handle_t *h) {
   proxy_t *p = h->data;
   free(p->url);
+  free(p->origin);
   free(p->method);
   free(p->path);
   free(p->body);
@@ -131,10 +145,18 @@ static void start(proxy_t *p) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
     if (!hop_by_hop(h->name, h->name_len)) hdrs[k++] = *h;
   }
-  /* The origin is the operator's own: private addresses are fine. */
-  isl_fetch_policy_t policy = {.allow_private = 1};
-  isl_fetch_request_t rq = {
-      .method = p->method, .url = p->url, .headers = hdrs, .n_headers = k, .body = p->body, .body_len = p->body_len};
+  /* The origin is the operator's: allowed even at a private address or
+   * one of this machine's, and nothing else is (see the top). */
+  const char *origin = p->origin;
+  isl_fetch_policy_t policy = {.allowed_origins = &origin, .n_allowed = 1};
+  isl_fetch_request_t rq = {.method = p->method,
+                            .url = p->url,
+                            .headers = hdrs,
+                            .n_headers = k,
+                            .body = p->body,
+                            .body_len = p->body_len,
+                            .redirect = ISL_FETCH_REDIRECT_MANUAL,
+                            .hops = p->hops + 1};
   isl_fetch_callbacks_t cb = {on_response, on_body, on_done, p};
   isl_err_t err = {0};
   int rc = hdrs ? isl_fetch_start(p->client, &rq, &policy, &cb, &p->f, &err) : ISL_ENOMEM;
@@ -149,11 +171,14 @@ static void start(proxy_t *p) {
 void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin) {
   isl_http_loop_t *loop = isl_http_req_loop(req);
   isl_rt_pool_t *pool = loop->data;
+  unsigned hops = isl_rt__req_hops(req);
+  if (hops + 1 > ISL_FETCH_MAX_HOPS) return isl_rt__refuse_loop(rt, req, hops + 1);
   proxy_t *p = calloc(1, sizeof(*p));
   const char *target = isl_http_req_target(req);
   if (target[0] != '/') target = "/";
   size_t len = strlen(origin) + strlen(target) + 1;
-  if (!p || !pool || !pool->fetch || !(p->url = malloc(len))) {
+  if (!p || !pool || !pool->fetch || !(p->url = malloc(len)) || !(p->origin = strdup(origin))) {
+    if (p) free(p->url);
     free(p);
     isl_http_res_simple(req, 503, "text/plain; charset=utf-8", "The server is out of memory.\n");
     isl_http_req_release(req);
@@ -164,6 +189,7 @@ void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin) {
   p->rt = rt;
   p->req = req;
   p->client = pool->fetch;
+  p->hops = hops;
   p->start_ns = isl_rt__now_ns();
   p->method = strdup(isl_http_req_method(req));
   p->path = strndup(target, strcspn(target, "?"));

@@ -252,11 +252,45 @@ static void refuse(const isl_rt_t *rt, isl_http_req_t *req, const char *tenant, 
   isl_http_req_release(req);
 }
 
+unsigned isl_rt__req_hops(const isl_http_req_t *req) {
+  unsigned hops = 0;
+  size_t n = isl_http_req_header_count(req);
+  for (size_t i = 0; i < n; i++) {
+    const isl_http_header_t *h = isl_http_req_header(req, i);
+    if (h->name_len != sizeof(ISL_FETCH_LOOP_HEADER) - 1 || strncasecmp(h->name, ISL_FETCH_LOOP_HEADER, h->name_len))
+      continue;
+    unsigned k = isl_fetch_hops_parse(h->value, h->value_len);
+    if (k > hops) hops = k;
+  }
+  return hops;
+}
+
+void isl_rt__refuse_loop(const isl_rt_t *rt, isl_http_req_t *req, unsigned hop) {
+  char body[200];
+  int n = snprintf(body, sizeof(body),
+                   "Loop detected: hop %u of this request through Isolde (counted in its CDN-Loop header) is "
+                   "over the limit of %d.\n",
+                   hop, ISL_FETCH_MAX_HOPS);
+  if (!rt->cfg.quiet) {
+    const char *target = isl_http_req_target(req);
+    isl_rt__log("request tenant=- method=%s path=%.*s status=508 hops=%u", isl_http_req_method(req),
+                (int)strcspn(target, "?"), target, hop);
+  }
+  static const isl_http_header_t type = {"Content-Type", 12, "text/plain; charset=utf-8", 25};
+  isl_http_res_start(req, 508, "Loop Detected", &type, 1, n);
+  isl_http_res_write(req, body, (size_t)n);
+  isl_http_res_end(req);
+  isl_http_req_release(req);
+}
+
 static void on_request(isl_http_req_t *req) {
   isl_http_loop_t *loop = isl_http_req_loop(req);
   isl_rt_pool_t *pool = loop->data;
   isl_rt_t *rt = isl_http_server_handler_data(isl_http_loop_server(loop));
   if (!pool) return refuse(rt, req, "-", 503, "The server is out of memory.\n");
+  /* More hops than any Isolde host sends: a loop (docs/fetch.md). */
+  unsigned hops = isl_rt__req_hops(req);
+  if (hops > ISL_FETCH_MAX_HOPS) return isl_rt__refuse_loop(rt, req, hops);
   const char *host = isl_http_req_header_get(req, "host");
   const char *target = isl_http_req_target(req);
   isl_rt__route_t *route = isl_rt_router_match(rt->router, host ? host : "", target);
@@ -279,7 +313,12 @@ static void on_request(isl_http_req_t *req) {
     return refuse(rt, req, w->name, 503, "The worker could not be started.\n");
   }
   isl_rt_exchange_t *x = isl_rt__exchange_new(inst, req);
-  if (x) x->route = route;
+  if (x) {
+    x->route = route;
+    x->hops = hops;
+    int idle_before = inst->n_exchanges == 1 && !inst->n_timers; /* nothing left that could run a timer */
+    if (idle_before || hops > inst->busy_hops) inst->busy_hops = hops;
+  }
   char *url = request_url(req);
   char *headers = header_text(req);
   isl_val_t args[5] = {0};
