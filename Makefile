@@ -46,7 +46,8 @@ LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/fetch/*.c
 CLI_SRC  := $(wildcard src/cli/*.c)
 # The tests link everything but main() of the command-line tool.
 CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))
-TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
+# tests/fuzz holds libFuzzer targets (make fuzz), each with its own entry point.
+TEST_SRC := $(filter-out tests/fuzz/%,$(wildcard tests/*.c tests/*/*.c))
 ENGINE_OBJ := $(ENGINE)/qjs_w.o $(ENGINE)/wasm-rt-impl.o
 LLHTTP_OBJ := $(ENGINE)/llhttp/llhttp.o $(ENGINE)/llhttp/api.o $(ENGINE)/llhttp/http.o
 GEN_HDR  := $(ENGINE)/engine_names.h $(ENGINE)/qjs_w.h

@@ -37,8 +37,9 @@ typedef struct {
 static const char *const top_keys[] = {"listen", "threads", "memory_budget_mb", "cache_mb",
                                        "http",   "workers", "routes",           NULL};
 static const char *const listen_keys[] = {"host", "port", NULL};
-static const char *const http_keys[] = {
-    "max_body_mb", "max_header_kb", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections", NULL};
+static const char *const http_keys[] = {"max_body_mb",          "max_header_kb",   "header_timeout_ms",
+                                        "body_timeout_ms",      "idle_timeout_ms", "max_connections",
+                                        "max_queued_responses", "max_queued_kb",   NULL};
 static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", "allow_origins", NULL};
 static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", "origin", NULL};
 static const char *const pass_route_keys[] = {"pattern", "origin", NULL};
@@ -557,6 +558,8 @@ static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_
     if ((rc = get_u32(c, http, "body_timeout_ms", 0, 3600000, &out->body_timeout_ms)) != 0) return rc;
     if ((rc = get_u32(c, http, "idle_timeout_ms", 0, 86400000, &out->idle_timeout_ms)) != 0) return rc;
     if ((rc = get_u32(c, http, "max_connections", 0, 1000000, &out->max_connections)) != 0) return rc;
+    if ((rc = get_u32(c, http, "max_queued_responses", 0, 65536, &out->max_queued_responses)) != 0) return rc;
+    if ((rc = get_u32(c, http, "max_queued_kb", 0, 1048576, &out->max_queued_kb)) != 0) return rc;
     pop(c, mark);
   }
 

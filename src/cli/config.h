@@ -32,6 +32,9 @@
 //   http.body_timeout_ms     0..3600000
 //   http.idle_timeout_ms     0..86400000
 //   http.max_connections     0..1000000
+//   http.max_queued_responses 0..65536  answers a connection may have waiting to
+//                            be written before it is read no further (16)
+//   http.max_queued_kb       0..1048576 bytes of them, in KiB (1024)
 //   name                     [A-Za-z0-9_-]{1,63}, unique
 //   main                     the script, relative to the config file's folder
 //                            (its existence is not checked here)
@@ -96,7 +99,8 @@ typedef struct {
   unsigned threads;          /* 0 = one per CPU */
   uint32_t memory_budget_mb; /* idle isolates, all threads */
   uint32_t max_body_mb, max_header_kb, header_timeout_ms, body_timeout_ms, idle_timeout_ms,
-      max_connections; /* 0 = default */
+      max_connections;                          /* 0 = default */
+  uint32_t max_queued_responses, max_queued_kb; /* per connection; 0 = default */
   isl_cli_worker_conf_t *workers;
   size_t n_workers;
   uint32_t cache_mb;    /* the Cache API's memory cap, all tenants; 0 = default */

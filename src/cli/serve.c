@@ -269,7 +269,9 @@ int isl_cli_serve(int argc, char **argv) {
                           .header_timeout_ms = cfg.header_timeout_ms,
                           .body_timeout_ms = cfg.body_timeout_ms,
                           .idle_timeout_ms = cfg.idle_timeout_ms,
-                          .max_connections = cfg.max_connections};
+                          .max_connections = cfg.max_connections,
+                          .max_queued_responses = cfg.max_queued_responses,
+                          .max_pending_output = (size_t)cfg.max_queued_kb << 10};
   printf("isolde: %zu of %zu workers loaded\n", loaded, cfg.n_workers);
   status = serve(rt, &hc);
   goto out;

@@ -18,6 +18,19 @@
  * next request is parsed on a zero-delay timer rather than inside
  * isl_http_res_end, so the handler is never re-entered from its own call.
  *
+ * Output is bounded too: when an exchange ends while cfg.max_queued_responses
+ * answers or cfg.max_pending_output bytes wait for a client that does not
+ * read (a pipeline sent and never read), the parser stays paused and reading
+ * stops (out_blocked) until the write callbacks see both drained to half.
+ * Writes go out with uv_try_write first, so only what the socket refuses is
+ * queued and counted.
+ *
+ * The Host header and the request target are checked before the handler
+ * sees a request (check_host_and_target): one Host, exactly host[:port],
+ * and an absolute-form target only if it names that Host, handed over in
+ * origin form (OPTIONS * is a 501), so that routing by Host and path and a
+ * URL built from Host and target can never name two different hosts.
+ *
  * One timer per connection serves whichever deadline applies to its state:
  * header timeout (HEADERS), body stall (BODY), keep-alive idle (IDLE),
  * linger (LINGER); none runs while the handler owns the exchange.
@@ -35,6 +48,7 @@
  * are on the wire (or cancelled); a request may outlive its connection, in
  * which case its conn pointer is NULL and res_* calls are no-ops.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +64,7 @@ static void conn_close(isl_http_conn_t *c);
 static void conn_linger(isl_http_conn_t *c);
 static void conn_fail(isl_http_conn_t *c, int status, const char *msg);
 static void conn_drain_pending(isl_http_conn_t *c);
+static void conn_out_check(isl_http_conn_t *c);
 static void on_timeout(uv_timer_t *t);
 static void req_maybe_free(isl_http_reqi_t *r);
 static int token_ok(const char *s, size_t len);
@@ -221,9 +236,17 @@ static void on_write(uv_write_t *w, int status) {
   free(b);
   if (r) {
     r->writes--;
+    if (r->out_queued && !r->writes) {
+      r->out_queued = 0;
+      c->answers_queued--;
+    }
     req_maybe_free(r);
   }
-  if (status < 0 && c->state != ISL_HTTP_CONN_CLOSED) conn_close(c);
+  if (status < 0) {
+    if (c->state != ISL_HTTP_CONN_CLOSED) conn_close(c);
+    return;
+  }
+  conn_out_check(c);
 }
 
 static void on_kill_soon(uv_timer_t *t) {
@@ -240,25 +263,46 @@ static void on_kill_soon(uv_timer_t *t) {
     }                   \
   } while (0)
 
-/* Queues b (len bytes) on c; takes b. */
+/* A write failed: close, but not from inside the handler's own call; on
+ * the next tick. */
+static void conn_doom(isl_http_conn_t *c) {
+  c->doomed = 1;
+  uv_timer_start(&c->timer, on_kill_soon, 0, 0);
+}
+
+/* Sends b (len bytes) on c; takes b. What the socket takes at once is
+ * written now (uv_try_write, which refuses while earlier writes wait, so
+ * the order holds) and only the rest is queued with uv_write: so
+ * pending_bytes, r->writes and answers_queued count exactly what waits for
+ * a slow reader, and a client that reads costs no queue at all. */
 static void conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, wblock_t *b, size_t len) {
-  if (c->state == ISL_HTTP_CONN_CLOSED || c->shut) {
+  if (c->state == ISL_HTTP_CONN_CLOSED || c->shut || c->doomed) {
+    free(b);
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(b->data, (unsigned)len);
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    free(b);
+    conn_doom(c);
+    return;
+  }
+  size_t done = n > 0 ? (size_t)n : 0;
+  if (done >= len) {
     free(b);
     return;
   }
   b->c = c;
   b->r = r;
-  b->len = len;
-  uv_buf_t buf = uv_buf_init(b->data, (unsigned)len);
+  b->len = len - done;
+  buf = uv_buf_init(b->data + done, (unsigned)(len - done));
   if (uv_write(&b->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
     free(b);
-    /* Not from inside the handler's own call: close on the next tick. */
-    c->doomed = 1;
-    uv_timer_start(&c->timer, on_kill_soon, 0, 0);
+    conn_doom(c);
     return;
   }
   c->writes++;
-  c->pending_bytes += len;
+  c->pending_bytes += len - done;
   if (r) r->writes++;
 }
 
@@ -520,6 +564,141 @@ static int value_is(const char *v, const char *token) {
   return *v == '\0';
 }
 
+/* ---- the Host header and the request target -------------------------------------------- */
+
+/* The router picks a tenant by the Host header, and the worker reads its
+ * host from request.url, which the URL parser makes of the same text: the
+ * two must agree. So a Host (and the authority of an absolute-form target)
+ * must be exactly host[:port] as RFC 3986 writes it, minus the two parts a
+ * URL parser rewrites: "%61pi.test" becomes "api.test" and "2130706433",
+ * "127.1" or "0x7f.0.0.1" become "127.0.0.1" for it, while the router
+ * would match them as they are. No client sends either, so both are
+ * refused, as is userinfo ("evil.test:1@victim.test": the router read the
+ * host before the ':', the URL parser the one after the '@'). */
+
+/* RFC 3986 IPv4address: four decimal octets, no leading zeros. */
+static int ipv4_ok(const char *s, size_t n) {
+  size_t i = 0;
+  for (int part = 0; part < 4; part++) {
+    if (part && (i >= n || s[i++] != '.')) return 0;
+    size_t start = i;
+    unsigned v = 0;
+    while (i < n && i - start < 3 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (unsigned)(s[i++] - '0');
+    if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) return 0;
+  }
+  return i == n;
+}
+
+/* 1 if a URL parser would read the name as a number (an IPv4 address in
+ * one of its many spellings): the last label, after one trailing dot, is
+ * all digits or 0x and hex digits. */
+static int ends_in_number(const char *s, size_t n) {
+  if (n && s[n - 1] == '.') n--;
+  size_t start = n;
+  while (start && s[start - 1] != '.') start--;
+  const char *l = s + start;
+  size_t ln = n - start;
+  if (ln == 0) return 0;
+  size_t i = 0;
+  int hex = ln >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X');
+  if (hex) i = 2;
+  for (; i < ln; i++) {
+    char ch = l[i];
+    int digit = ch >= '0' && ch <= '9';
+    if (!digit && !(hex && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))) return 0;
+  }
+  return 1;
+}
+
+/* reg-name: RFC 3986 unreserved and sub-delims (not pct-encoded, see
+ * above), not empty; if it ends in a number, an IPv4address. */
+static int reg_name_ok(const char *s, size_t n) {
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    if (!alnum && (ch == 0 || !strchr("-._~!$&'()*+,;=", ch))) return 0;
+  }
+  if (ends_in_number(s, n)) return ipv4_ok(s, n) || (s[n - 1] == '.' && ipv4_ok(s, n - 1));
+  return 1;
+}
+
+/* host [":" port]: host a reg-name, an IPv4 address or a bracketed IPv6
+ * literal; port 1-5 digits up to 65535. */
+static int authority_ok(const char *s, size_t n) {
+  size_t hn;
+  if (n && s[0] == '[') {
+    const char *end = memchr(s, ']', n);
+    char buf[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    if (!end) return 0;
+    hn = (size_t)(end - s) + 1;
+    if (hn - 2 == 0 || hn - 2 >= sizeof(buf)) return 0;
+    memcpy(buf, s + 1, hn - 2);
+    buf[hn - 2] = '\0';
+    if (inet_pton(AF_INET6, buf, &a) != 1) return 0; /* no zone id, no IPvFuture */
+  } else {
+    const char *colon = memchr(s, ':', n);
+    hn = colon ? (size_t)(colon - s) : n;
+    if (!reg_name_ok(s, hn)) return 0; /* an IPv4 address is a reg-name too */
+  }
+  if (hn == n) return 1;
+  if (s[hn] != ':' || n - hn - 1 == 0 || n - hn - 1 > 5) return 0;
+  unsigned port = 0;
+  for (size_t i = hn + 1; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    port = port * 10 + (unsigned)(s[i] - '0');
+  }
+  return port <= 65535;
+}
+
+/* RFC 9112 3.2: one Host, required in HTTP/1.1, and a host[:port]; the
+ * target in origin form or in absolute form naming the Host's authority,
+ * which is then cut to its path and query in place, so the handler sees
+ * one host and one path whatever form came. "OPTIONS *" asks about the
+ * server as a whole, which no handler answers for (routed by its path it
+ * went to whatever took unrouted requests, with the Host of another): 501.
+ * NULL if the request may go on, else why not, with *status 400 or 501. */
+static const char *check_host_and_target(isl_http_reqi_t *r, int method, int *status) {
+  *status = 400;
+  isl_http_header_t *host = NULL;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    if (!header_is(&r->headers[i], "host")) continue;
+    if (host) return "bad request: more than one Host";
+    host = &r->headers[i];
+  }
+  if (!host && r->minor >= 1) return "bad request: an HTTP/1.1 request needs a Host";
+  if (host) {
+    char *v = r->hbuf + (host->value - r->hbuf); /* llhttp keeps the trailing blanks */
+    while (host->value_len && (v[host->value_len - 1] == ' ' || v[host->value_len - 1] == '\t')) host->value_len--;
+    v[host->value_len] = '\0';
+    if (!authority_ok(v, host->value_len)) return "bad request: Host is not a host[:port]";
+  }
+  char *t = r->hbuf;
+  if (t[0] == '/') return NULL;
+  if (strcmp(t, "*") == 0 && method == HTTP_OPTIONS) {
+    *status = 501;
+    return "OPTIONS * is not supported";
+  }
+  size_t scheme = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+  if (!scheme) return "bad request: the target is neither /path nor http://host/path";
+  const char *a = t + scheme;
+  size_t an = strcspn(a, "/?#");
+  if (!authority_ok(a, an)) return "bad request: the target's authority is not a host[:port]";
+  if (!host || host->value_len != an || strncasecmp(host->value, a, an) != 0)
+    return "bad request: the target's host is not the Host header's";
+  const char *rest = a + an;
+  size_t rn = strlen(rest);
+  if (rest[0] == '/') {
+    memmove(t, rest, rn + 1);
+  } else { /* "http://host?q": the path is "/" */
+    memmove(t + 1, rest, rn + 1);
+    t[0] = '/';
+  }
+  r->url_len = strlen(t);
+  return NULL;
+}
+
 /* Points the public header array into hbuf; a name whose value never came
  * gets "". */
 static void build_headers(isl_http_reqi_t *r) {
@@ -586,6 +765,12 @@ static int on_headers_complete(llhttp_t *p) {
       conn_fail(c, 413, "request body too large");
       return -1;
     }
+  }
+  int status;
+  const char *bad = check_host_and_target(r, p->method, &status);
+  if (bad) {
+    conn_fail(c, status, bad);
+    return -1;
   }
   p->upgrade = 0; /* Upgrade is not supported: the request is an ordinary one */
   r->keep_alive = llhttp_should_keep_alive(p) && !atomic_load(&s->stopping);
@@ -667,8 +852,15 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- the connection's state machine -------------------------------------------------------- */
 
+/* 1 if c has as many answers or bytes waiting for the client as it may. */
+static int conn_out_full(const isl_http_conn_t *c) {
+  const isl_http_config_t *cfg = &SRV(c)->cfg;
+  return c->answers_queued >= cfg->max_queued_responses || c->pending_bytes >= cfg->max_pending_output;
+}
+
 /* The parser is paused after a message. Returns 1 if it may go on with the
- * next request now. */
+ * next request now (0: the response is still to come, the connection
+ * lingers, or its output is over a bound). */
 static int conn_after_message(isl_http_conn_t *c) {
   if (c->cur) { /* the response has not ended yet */
     c->state = ISL_HTTP_CONN_HANDLER;
@@ -676,6 +868,14 @@ static int conn_after_message(isl_http_conn_t *c) {
   }
   if (c->last_request || c->loop->stopping || c->read_eof) {
     conn_linger(c);
+    return 0;
+  }
+  if (conn_out_full(c)) {
+    /* A client that sends and does not read: no new request until the
+     * answers drain (conn_out_check resumes), and no more bytes read. */
+    c->out_blocked = 1;
+    c->state = ISL_HTTP_CONN_HANDLER;
+    read_stop(c);
     return 0;
   }
   llhttp_resume(&c->parser);
@@ -767,6 +967,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static void read_start(isl_http_conn_t *c) {
   if (c->reading || c->read_eof || c->state == ISL_HTTP_CONN_CLOSED) return;
+  if (c->out_blocked && c->state < ISL_HTTP_CONN_LINGER) return;
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
 }
 
@@ -835,6 +1036,17 @@ static void conn_maybe_resume(isl_http_conn_t *c) {
   uv_timer_start(&c->timer, on_resume, 0, 0);
 }
 
+/* A write completed: if the connection waits for its output to drain and
+ * it has drained to half of both bounds, go on with the next request (on
+ * the next tick, as after a response that ended outside the parser). */
+static void conn_out_check(isl_http_conn_t *c) {
+  const isl_http_config_t *cfg = &SRV(c)->cfg;
+  if (!c->out_blocked || c->state >= ISL_HTTP_CONN_LINGER) return;
+  if (c->answers_queued > cfg->max_queued_responses / 2 || c->pending_bytes > cfg->max_pending_output / 2) return;
+  c->out_blocked = 0;
+  conn_maybe_resume(c);
+}
+
 static void on_conn_closed(uv_handle_t *h) {
   isl_http_conn_t *c = h->data;
   if (--c->closes > 0) return;
@@ -885,6 +1097,7 @@ static void conn_linger(isl_http_conn_t *c) {
   if (c->state >= ISL_HTTP_CONN_LINGER) return;
   c->state = ISL_HTTP_CONN_LINGER;
   c->last_request = 1;
+  c->out_blocked = 0;
   isl_http_reqi_t *r = c->cur;
   if (r && !r->handed) {
     r->parsing = 0;
@@ -1193,6 +1406,10 @@ int isl_http_res_end(isl_http_req_t *req) {
   }
   if (!r->no_body && r->res_length >= 0 && r->res_written < (uint64_t)r->res_length)
     c->last_request = 1; /* short body: only closing can tell the client */
+  if (r->writes) {       /* an answer waiting for the client to read: counts against the output bound */
+    r->out_queued = 1;
+    c->answers_queued++;
+  }
   r->res = ISL_HTTP_RES_ENDED;
   exchange_check(r);
   conn_maybe_resume(c);

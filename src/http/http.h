@@ -10,12 +10,15 @@
  * handler answers at once or later with isl_http_res_*. Bodies stream in
  * both directions, nothing is buffered whole. Limits (header size, body
  * size, timeouts, connection count) are enforced here, each with its status
- * and a short plain-text body; see docs/http.md.
+ * and a short plain-text body, and so is the Host header (one, and only a
+ * host[:port]); a pipelining client that does not read gets no more
+ * requests handled than a few queued answers; see docs/http.md.
  *
  * What it owns: sockets, parsing, keep-alive, pipelining, framing (Content-
  * Length, chunked), Date/Connection headers, timeouts, graceful stop.
  * What it does not do: routing, JS, TLS, HTTP/2, upgrades (CONNECT gets 501,
- * Upgrade headers are passed through and ignored), compression.
+ * Upgrade headers are passed through and ignored), OPTIONS * (501),
+ * compression.
  *
  * Threads: isl_http_server_new/run/free are called from one thread;
  * isl_http_server_stop from any thread or a signal handler. Every handler
@@ -71,6 +74,19 @@
 #ifndef ISL_HTTP_MAX_PENDING_INPUT
 #define ISL_HTTP_MAX_PENDING_INPUT (64u << 10)
 #endif
+/* Output queued per connection (a client that pipelines requests and does
+ * not read the answers): once this many responses have ended but are not
+ * all written to the socket, or this many response bytes wait for it, the
+ * server hands that connection no further request and stops reading from
+ * it, until both have drained to half. A single streamed response is the
+ * handler's to pace (isl_http_req_pending_bytes); these bound what a
+ * pipeline piles up behind it. */
+#ifndef ISL_HTTP_MAX_QUEUED_RESPONSES
+#define ISL_HTTP_MAX_QUEUED_RESPONSES 16u
+#endif
+#ifndef ISL_HTTP_MAX_PENDING_OUTPUT
+#define ISL_HTTP_MAX_PENDING_OUTPUT (1u << 20)
+#endif
 
 typedef struct isl_http_server_s isl_http_server_t;
 typedef struct isl_http_loop_s isl_http_loop_t; /* one event loop thread */
@@ -103,6 +119,12 @@ typedef struct {
   uint32_t idle_timeout_ms;   /* keep-alive connection with no request -> silent close; 0 = default */
   uint32_t max_connections;   /* open connections over all loops; over -> 503 + close; 0 = default */
   uint32_t drain_timeout_ms;  /* graceful stop: max wait for in-flight requests; 0 = default */
+  /* Per connection: responses ended but not yet written, and response bytes
+   * not yet written, at which the server stops taking requests from it until
+   * both drain to half; 0 = default (ISL_HTTP_MAX_QUEUED_RESPONSES,
+   * ISL_HTTP_MAX_PENDING_OUTPUT). */
+  uint32_t max_queued_responses;
+  size_t max_pending_output;
 } isl_http_config_t;
 
 typedef struct {
@@ -170,13 +192,20 @@ void *isl_http_server_handler_data(const isl_http_server_t *s);
 /* Strings below are borrowed until isl_http_req_release. */
 isl_http_loop_t *isl_http_req_loop(isl_http_req_t *req);
 const char *isl_http_req_method(const isl_http_req_t *req); /* "GET" */
-const char *isl_http_req_target(const isl_http_req_t *req); /* raw request-target, NUL-terminated: "/a?b=1" */
+/* The request target in origin form, NUL-terminated: "/a?b=1". An
+ * absolute-form target ("http://host/a?b=1", which must name the same
+ * host[:port] as the Host header) is handed over as its path and query;
+ * any other form was refused (OPTIONS * with 501). */
+const char *isl_http_req_target(const isl_http_req_t *req);
 /* HTTP minor version of the request: 0 or 1. */
 int isl_http_req_version_minor(const isl_http_req_t *req);
 size_t isl_http_req_header_count(const isl_http_req_t *req);
 /* Header i in arrival order (name and value NUL-terminated too), or NULL. */
 const isl_http_header_t *isl_http_req_header(const isl_http_req_t *req, size_t i);
-/* First match, case-insensitive, NUL-terminated, or NULL. */
+/* First match, case-insensitive, NUL-terminated, or NULL. "host" is
+ * validated: at most one, present in every HTTP/1.1 request, and exactly
+ * host[:port] (a reg-name, an IPv4 address or a bracketed IPv6 literal;
+ * no userinfo, no percent-encoding), or the request got 400. */
 const char *isl_http_req_header_get(const isl_http_req_t *req, const char *name);
 /* Content-Length > 0 or chunked. */
 int isl_http_req_has_body(const isl_http_req_t *req);
@@ -187,8 +216,9 @@ const char *isl_http_req_remote_addr(const isl_http_req_t *req);
  * Releasing a request whose response has not ended ends the exchange: 500
  * if nothing was sent, otherwise the connection is closed. */
 void isl_http_req_release(isl_http_req_t *req);
-/* Bytes queued for this connection but not yet written (for back-pressure);
- * 0 after abort. */
+/* Bytes queued for this connection that the socket has not taken yet (for
+ * back-pressure: a streaming handler waits while this is high); 0 after
+ * abort. */
 size_t isl_http_req_pending_bytes(const isl_http_req_t *req);
 /* 1 after on_abort (or when the connection is gone), else 0. */
 int isl_http_req_aborted(const isl_http_req_t *req);

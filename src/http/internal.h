@@ -93,7 +93,12 @@ struct isl_http_conn_s {
   isl_http_reqi_t *reqs; /* requests of this connection not yet freed */
   char *pend;            /* unparsed input (pipelined data while paused) */
   size_t pend_len, pend_cap;
-  size_t pending_bytes; /* queued for writing */
+  size_t pending_bytes; /* queued in libuv for writing: not yet taken by the socket */
+  /* Output bounds (cfg.max_queued_responses, cfg.max_pending_output): a
+   * connection whose queue is full gets no new request and is not read
+   * (out_blocked) until its writes drain to half. */
+  size_t answers_queued; /* responses ended whose bytes are not all written (reqi.out_queued) */
+  int out_blocked;       /* parser paused and reading stopped for the output bound */
   /* The line scanner (conn.c, scan_lines): which section the next bytes
    * belong to, and the current section's lines so far. */
   int scan_mode;        /* ISL_HTTP_SCAN_* */
@@ -148,7 +153,8 @@ struct isl_http_reqi_s {
   int close_delimited;
   int64_t res_length; /* declared Content-Length, -1 chunked/close-delimited */
   uint64_t res_written;
-  size_t writes; /* uv_write requests in flight carrying this request's bytes */
+  size_t writes;  /* uv_write requests in flight carrying this request's bytes */
+  int out_queued; /* counted in conn->answers_queued: ended, writes still in flight */
 };
 
 /* Accepts one connection from l->listener. */

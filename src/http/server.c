@@ -54,6 +54,8 @@ static void fill_defaults(isl_http_config_t *c) {
   if (c->idle_timeout_ms == 0) c->idle_timeout_ms = ISL_HTTP_IDLE_TIMEOUT_MS;
   if (c->max_connections == 0) c->max_connections = ISL_HTTP_MAX_CONNECTIONS;
   if (c->drain_timeout_ms == 0) c->drain_timeout_ms = ISL_HTTP_DRAIN_TIMEOUT_MS;
+  if (c->max_queued_responses == 0) c->max_queued_responses = ISL_HTTP_MAX_QUEUED_RESPONSES;
+  if (c->max_pending_output == 0) c->max_pending_output = ISL_HTTP_MAX_PENDING_OUTPUT;
 }
 
 /* "127.0.0.1:8787" or "[::1]:8787" */

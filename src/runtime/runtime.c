@@ -228,11 +228,17 @@ static char *header_text(isl_http_req_t *req) {
   return s;
 }
 
+/* The host a request is routed by and that request.url shows: the Host
+ * header (src/http has checked it is host[:port] and turned an absolute
+ * target into origin form), or "localhost" for HTTP/1.0 without one. */
+static const char *request_host(isl_http_req_t *req) {
+  const char *host = isl_http_req_header_get(req, "host");
+  return host && host[0] ? host : "localhost";
+}
+
 static char *request_url(isl_http_req_t *req) {
   const char *target = isl_http_req_target(req);
-  if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0) return strdup(target);
-  const char *host = isl_http_req_header_get(req, "host");
-  if (!host || !host[0]) host = "localhost";
+  const char *host = request_host(req);
   if (target[0] != '/') target = "/";
   size_t len = strlen(host) + strlen(target) + 8;
   char *url = malloc(len);
@@ -291,9 +297,9 @@ static void on_request(isl_http_req_t *req) {
   /* More hops than any Isolde host sends: a loop (docs/fetch.md). */
   unsigned hops = isl_rt__req_hops(req);
   if (hops > ISL_FETCH_MAX_HOPS) return isl_rt__refuse_loop(rt, req, hops);
-  const char *host = isl_http_req_header_get(req, "host");
+  const char *host = request_host(req);
   const char *target = isl_http_req_target(req);
-  isl_rt__route_t *route = isl_rt_router_match(rt->router, host ? host : "", target);
+  isl_rt__route_t *route = isl_rt_router_match(rt->router, host, target);
   if (!route) route = rt->fallback;
   isl_rt_worker_t *w = route ? route->worker : NULL;
   char msg[1024];
