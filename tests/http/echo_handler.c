@@ -240,3 +240,11 @@ int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_con
   if (rc) printf("  server: %s\n", err.msg);
   return rc;
 }
+
+int echo_still_serving(int port) {
+  test_http_resp_t r;
+  int rc = test_http_request(port, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+  int ok = rc == 0 && r.status == 200 && strstr(r.body, "GET /ok\n") == r.body;
+  test_http_resp_free(&r);
+  return ok;
+}

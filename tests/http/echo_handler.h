@@ -51,16 +51,23 @@ int echo_wait(atomic_int *counter, int want, int timeout_ms);
  * timeout. Returns 0, or the error after printing it. */
 int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg);
 
+/* 1 if a good request on a new connection to port gets its 200. */
+int echo_still_serving(int port);
+
 /* Defines the test `name`, whose body runs against a fresh echo server
  * (config cfgp, as for echo_server_start) with t and ctx in scope. The
  * server is then stopped, and every loop must have stopped and every
  * request have been released. */
-#define SERVER_TEST(name, cfgp)                                                     \
+#define SERVER_TEST(name, cfgp) SERVER_TEST_STARTED_BY(name, echo_server_start(&t, &ctx, cfgp))
+
+/* As SERVER_TEST, with the server started by `start`, an expression in
+ * &t and &ctx that returns 0 (an echo server with hooks of the test's). */
+#define SERVER_TEST_STARTED_BY(name, start)                                         \
   static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
   TEST(name) {                                                                      \
     test_http_server_t t;                                                           \
     static echo_ctx_t ctx;                                                          \
-    CHECK(echo_server_start(&t, &ctx, cfgp) == 0);                                  \
+    CHECK((start) == 0);                                                            \
     name##_body(&t, &ctx);                                                          \
     int failed = test__failed;                                                      \
     CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \

@@ -61,20 +61,7 @@ static int hostile_server_start(test_http_server_t *t, echo_ctx_t *ctx, const is
 static const isl_http_config_t hostile_cfg = {.threads = 1, .drain_timeout_ms = 2000};
 
 /* As SERVER_TEST (echo_handler.h), on the recording server. */
-#define HOSTILE_TEST(name)                                                          \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
-  TEST(name) {                                                                      \
-    test_http_server_t t;                                                           \
-    static echo_ctx_t ctx;                                                          \
-    CHECK(hostile_server_start(&t, &ctx, &hostile_cfg) == 0);                       \
-    name##_body(&t, &ctx);                                                          \
-    int failed = test__failed;                                                      \
-    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
-    if (failed) return;                                                             \
-    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
-    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
-  }                                                                                 \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
+#define HOSTILE_TEST(name) SERVER_TEST_STARTED_BY(name, hostile_server_start(&t, &ctx, &hostile_cfg))
 
 /* ---- pipelining without reading ------------------------------------------------------- */
 

@@ -40,15 +40,6 @@ static int expect_status_then_close(int port, const char *raw, size_t len, int s
   return ok ? 0 : -1;
 }
 
-/* A good request on a new connection gets 200. */
-static int still_serving(int port) {
-  test_http_resp_t r;
-  int rc = test_http_request(port, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", &r);
-  int ok = rc == 0 && r.status == 200 && strstr(r.body, "GET /ok\n") == r.body;
-  test_http_resp_free(&r);
-  return ok;
-}
-
 SERVER_TEST(http_limit_431_header_too_large, &limits_cfg) {
   (void)ctx;
   char raw[4096];
@@ -62,7 +53,7 @@ SERVER_TEST(http_limit_431_header_too_large, &limits_cfg) {
   /* a long target */
   n = snprintf(raw, sizeof(raw), "GET /%02000d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
   CHECK(expect_status_then_close(t->port, raw, (size_t)n, 414) == 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
   CHECK_EQ_INT(atomic_load(&ctx->requests), 1);
 }
 
@@ -83,7 +74,7 @@ SERVER_TEST(http_limit_413_by_content_length, &limits_cfg) {
   CHECK_EQ_INT(r.status, 413);
   test_http_resp_free(&r);
   test_http_conn_close(&c);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SERVER_TEST(http_limit_413_while_streaming_chunked, &limits_cfg) {
@@ -103,7 +94,7 @@ SERVER_TEST(http_limit_413_while_streaming_chunked, &limits_cfg) {
   CHECK(test_http_conn_wait_close(&c, 3000));
   test_http_conn_close(&c);
   CHECK_EQ_INT(echo_wait(&ctx->aborts, 1, 2000), 1);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SERVER_TEST(http_limit_408_header_timeout, &limits_cfg) {
@@ -114,14 +105,14 @@ SERVER_TEST(http_limit_408_header_timeout, &limits_cfg) {
   long long ms = test_http_now_ms() - t0;
   /* 304 ms on an idle machine; the default timeout would take 10 s. */
   CHECK_MSG(ms >= 250 && ms < 4000, "408 after %lld ms", ms);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SERVER_TEST(http_limit_408_body_stall, &limits_cfg) {
   const char *raw = "POST /none HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc";
   CHECK(expect_status_then_close(t->port, raw, strlen(raw), 408) == 0);
   CHECK_EQ_INT(echo_wait(&ctx->aborts, 1, 2000), 1);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SERVER_TEST(http_limit_idle_keep_alive_closes_silently, &limits_cfg) {
@@ -193,7 +184,7 @@ SERVER_TEST(http_malformed_requests_get_4xx, &malformed_cfg) {
   CHECK(test_http_conn_read(&keep, &r, 0, 3000) == 0);
   test_http_resp_free(&r);
   char why[512];
-  int cases = test_http_malformed_cases(t->port, f, still_serving, why, sizeof(why));
+  int cases = test_http_malformed_cases(t->port, f, echo_still_serving, why, sizeof(why));
   fclose(f);
   if (cases < 0) test_http_conn_close(&keep);
   CHECK_MSG(cases >= 20, "%s", cases < 0 ? why : "too few cases");
@@ -222,7 +213,7 @@ SERVER_TEST(http_random_garbage_never_crashes, &limits_cfg) {
     test_http_resp_free(&r);
     test_http_conn_close(&c);
   }
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SERVER_TEST(http_client_disconnect_mid_body_aborts, &limits_cfg) {
@@ -238,7 +229,7 @@ SERVER_TEST(http_client_disconnect_mid_body_aborts, &limits_cfg) {
   CHECK_EQ_INT(echo_wait(&ctx->requests, 2, 2000), 2);
   test_http_conn_close(&c);
   CHECK_EQ_INT(echo_wait(&ctx->aborts, 2, 2000), 2);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
   CHECK_EQ_INT(atomic_load(&ctx->aborts), 2);
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 2); /* /none and /ok */
 }
@@ -257,6 +248,6 @@ SERVER_TEST(http_client_reset_does_not_kill_process, &limits_cfg) {
   }
   struct timespec ts = {0, 100 * 1000 * 1000};
   nanosleep(&ts, NULL);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
   CHECK(echo_wait(&ctx->released, atomic_load(&ctx->requests), 2000) == atomic_load(&ctx->requests));
 }

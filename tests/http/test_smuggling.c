@@ -45,20 +45,7 @@ static int smuggling_server_start(test_http_server_t *t, echo_ctx_t *ctx) {
 }
 
 /* As SERVER_TEST (echo_handler.h), on the counting server. */
-#define SMUGGLING_TEST(name)                                                        \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx);                  \
-  TEST(name) {                                                                      \
-    test_http_server_t t;                                                           \
-    static echo_ctx_t ctx;                                                          \
-    CHECK(smuggling_server_start(&t, &ctx) == 0);                                   \
-    name##_body(&t, &ctx);                                                          \
-    int failed = test__failed;                                                      \
-    CHECK_EQ_INT(test_http_server_stop(&t), 0);                                     \
-    if (failed) return;                                                             \
-    CHECK_EQ_INT(atomic_load(&ctx.loops_stopped), atomic_load(&ctx.loops_started)); \
-    CHECK_EQ_INT(atomic_load(&ctx.released), atomic_load(&ctx.requests));           \
-  }                                                                                 \
-  static void name##_body(test_http_server_t *t, echo_ctx_t *ctx)
+#define SMUGGLING_TEST(name) SERVER_TEST_STARTED_BY(name, smuggling_server_start(&t, &ctx))
 
 /* The request that follows every malformed one on its connection. */
 #define SMUGGLED "GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -94,15 +81,6 @@ static int refused(int port, const char *raw) {
   return ok;
 }
 
-/* A good request on a new connection gets 200. */
-static int still_serving(int port) {
-  test_http_resp_t r;
-  int rc = test_http_request(port, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", &r);
-  int ok = rc == 0 && r.status == 200 && strstr(r.body, "GET /ok\n") == r.body;
-  test_http_resp_free(&r);
-  return ok;
-}
-
 /* ---- chunk data and chunk sizes -------------------------------------------------------- */
 
 /* "XX" where the CRLF after the chunk's data belongs: http-parser skipped
@@ -110,7 +88,7 @@ static int still_serving(int port) {
 SMUGGLING_TEST(http_smuggling_chunk_data_without_crlf_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "5\r\nhelloXX0\r\n\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* A chunk two bytes longer than its size line says: the extra bytes took
@@ -118,7 +96,7 @@ SMUGGLING_TEST(http_smuggling_chunk_data_without_crlf_is_400) {
 SMUGGLING_TEST(http_smuggling_chunk_larger_than_announced_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "3\r\nhello0\r\n\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* "5 garbage": http-parser took everything after the space for chunk
@@ -126,7 +104,7 @@ SMUGGLING_TEST(http_smuggling_chunk_larger_than_announced_is_400) {
 SMUGGLING_TEST(http_smuggling_garbage_after_chunk_size_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "5 garbage\r\nhello\r\n0\r\n\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* ---- CR not followed by LF -------------------------------------------------------------- */
@@ -134,13 +112,13 @@ SMUGGLING_TEST(http_smuggling_garbage_after_chunk_size_is_400) {
 SMUGGLING_TEST(http_smuggling_cr_without_lf_in_chunk_size_line_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "5\rXhello\r\n0\r\n\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 SMUGGLING_TEST(http_smuggling_cr_without_lf_in_last_chunk_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "5\r\nhello\r\n0\rX\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* The empty line that ends the trailers, with and without trailer fields. */
@@ -148,7 +126,7 @@ SMUGGLING_TEST(http_smuggling_cr_without_lf_ending_trailers_is_400) {
   CHECK(refused(t->port, CHUNKED_POST "5\r\nhello\r\n0\r\nTrailer: x\r\n\rX" SMUGGLED));
   CHECK(refused(t->port, CHUNKED_POST "5\r\nhello\r\n0\r\n\rX" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* The empty line that ends the head: the handler does not even see the
@@ -157,7 +135,7 @@ SMUGGLING_TEST(http_smuggling_cr_without_lf_ending_the_head_is_400) {
   CHECK(refused(t->port, "GET /first HTTP/1.1\r\nHost: x\r\n\rX" SMUGGLED));
   CHECK(refused(t->port, "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\rX" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->requests), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
 
 /* ---- LF without CR ---------------------------------------------------------------------- */
@@ -171,5 +149,5 @@ SMUGGLING_TEST(http_smuggling_bare_lf_line_ends_are_400) {
   CHECK(refused(t->port, CHUNKED_POST "5\r\nhello\r\n0\r\nTrailer: x\r\n\n" SMUGGLED));
   CHECK(refused(t->port, "GET /first HTTP/1.1\nHost: x\r\n\r\n" SMUGGLED));
   CHECK_EQ_INT(atomic_load(&ctx->body_ends), 0);
-  CHECK(still_serving(t->port));
+  CHECK(echo_still_serving(t->port));
 }
