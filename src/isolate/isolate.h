@@ -142,6 +142,12 @@ size_t isl_iso_snapshot_bytes(const isl_iso_snapshot_t *snap);
  * without /proc/self/pagemap. Safe while other threads clone snap.
  */
 int isl_iso_snapshot_learn_hot(isl_iso_snapshot_t *snap, isl_iso_t *iso);
+/* Gives dst (which has none) src's hot set, cut to dst's memory: a base
+ * learns from a clone of one of its layers what a request writes. Saved
+ * with dst by isl_iso_snapshot_save. A layer with no hot set of its own
+ * prefetches its nearest parent's. ISL_EINVAL if src has none, dst has
+ * one, or nothing of it falls in dst. */
+int isl_iso_snapshot_adopt_hot(isl_iso_snapshot_t *dst, const isl_iso_snapshot_t *src);
 /* OS pages in snap's hot set; 0 when it has none. */
 size_t isl_iso_snapshot_hot_pages(const isl_iso_snapshot_t *snap);
 /*

@@ -20,6 +20,7 @@
  *   nonzero     which OS pages of the image are not zero (a bit each)
  *   keys        the host functions' keys, NUL-terminated, in id order
  *   meta        the caller's bytes (the runtime's entry handles)
+ *   hot         the snapshot's hot set (runs of OS pages), if it has one
  *   image       at a 64 KiB boundary: the linear memory, page for page,
  *               sparse (zero pages are holes)
  *
@@ -44,7 +45,7 @@
 
 #define SNAPFILE_MAGIC "ISLSNAP\n"
 /* Bump when the layout or the meaning of a field changes. */
-#define SNAPFILE_VERSION 1u
+#define SNAPFILE_VERSION 2u
 #define SNAPFILE_ALIGN ((uint64_t)ISL_WASM_PAGE)
 
 typedef struct {
@@ -60,6 +61,7 @@ typedef struct {
   uint32_t table_size, table_max;
   uint32_t n_fns, keys_len, meta_len, nz_words;
   uint32_t memory_max_mb, cpu_ms, hard_stop_ms;
+  uint32_t hot_runs; /* runs of the hot set after meta; 0: none */
   uint64_t checksum; /* FNV-1a of the header (this field 0) and the parts up to the image */
 } snapfile_header_t;
 
@@ -171,7 +173,10 @@ int isl_iso_snapshot_save(const isl_iso_snapshot_t *s, const char *path, const c
   }
   size_t n_pages = (size_t)s->pages * ISL_WASM_PAGE / os_page;
   uint32_t nz_words = (uint32_t)(n_pages / 64 + 1);
+  const isl_mem_hot_t *hot = __atomic_load_n(&s->hot, __ATOMIC_ACQUIRE);
+  uint32_t hot_runs = hot ? hot->n_runs : 0;
   snapfile_header_t h = {.version = SNAPFILE_VERSION,
+                         .hot_runs = hot_runs,
                          .os_page = (uint32_t)os_page,
                          .bytes = s->bytes,
                          .pages = s->pages,
@@ -192,7 +197,7 @@ int isl_iso_snapshot_save(const isl_iso_snapshot_t *s, const char *path, const c
                          .hard_stop_ms = s->limits.hard_stop_ms};
   memcpy(h.magic, SNAPFILE_MAGIC, sizeof(h.magic));
   snprintf(h.build_id, sizeof(h.build_id), "%s", build_id);
-  size_t head_len = sizeof(h) + nz_words * sizeof(uint64_t) + keys_len + meta_len;
+  size_t head_len = sizeof(h) + nz_words * sizeof(uint64_t) + keys_len + meta_len + hot_runs * sizeof(isl_mem_run_t);
   h.image_off = (head_len + SNAPFILE_ALIGN - 1) / SNAPFILE_ALIGN * SNAPFILE_ALIGN;
   h.file_size = h.image_off + (uint64_t)s->pages * ISL_WASM_PAGE;
   /* Everything before the image, in one buffer. */
@@ -207,6 +212,8 @@ int isl_iso_snapshot_save(const isl_iso_snapshot_t *s, const char *path, const c
     p += n;
   }
   if (meta_len) memcpy(p, meta, meta_len);
+  p += meta_len;
+  if (hot_runs) memcpy(p, hot->runs, hot_runs * sizeof(isl_mem_run_t));
   memcpy(head, &h, sizeof(h));
   h.checksum = fnv1a(0xcbf29ce484222325ull, head, head_len);
   memcpy(head, &h, sizeof(h));
@@ -272,9 +279,10 @@ int isl_iso_snapshot_open(const char *path, const char *build_id, const isl_iso_
     goto fail;
   }
   size_t n_pages = (size_t)h.pages * ISL_WASM_PAGE / os_page;
-  size_t head_len = sizeof(h) + (size_t)h.nz_words * sizeof(uint64_t) + h.keys_len + h.meta_len;
-  if (h.nz_words != n_pages / 64 + 1 || h.meta_len > ISL_ISO_SNAPFILE_META_MAX || h.pages > h.max_pages ||
-      head_len > h.image_off || h.image_off % SNAPFILE_ALIGN ||
+  size_t head_len = sizeof(h) + (size_t)h.nz_words * sizeof(uint64_t) + h.keys_len + h.meta_len +
+                    (size_t)h.hot_runs * sizeof(isl_mem_run_t);
+  if (h.nz_words != n_pages / 64 + 1 || h.hot_runs > ISL_MEM_HOT_MAX_PAGES || h.meta_len > ISL_ISO_SNAPFILE_META_MAX ||
+      h.pages > h.max_pages || head_len > h.image_off || h.image_off % SNAPFILE_ALIGN ||
       h.file_size != h.image_off + (uint64_t)h.pages * ISL_WASM_PAGE || (uint64_t)st.st_size != h.file_size) {
     rc = isl_err_set(err, ISL_EINVAL, "%s: truncated or damaged snapshot (%lld bytes, header says %llu)", path,
                      (long long)st.st_size, (unsigned long long)h.file_size);
@@ -341,6 +349,26 @@ int isl_iso_snapshot_open(const char *path, const char *build_id, const isl_iso_
   s->n_fns = h.n_fns;
   if (h.meta_len) memcpy(*meta, keys_end, h.meta_len);
   *meta_len = h.meta_len;
+  if (h.hot_runs) {
+    isl_mem_hot_t *hot = malloc(sizeof(*hot) + h.hot_runs * sizeof(isl_mem_run_t));
+    if (!hot) {
+      rc = isl_err_set(err, ISL_ENOMEM, "out of memory");
+      goto fail;
+    }
+    memcpy(hot->runs, keys_end + h.meta_len, h.hot_runs * sizeof(isl_mem_run_t));
+    hot->n_runs = h.hot_runs;
+    hot->pages = 0;
+    for (uint32_t r = 0; r < h.hot_runs; r++) {
+      const isl_mem_run_t *run = &hot->runs[r];
+      if ((uint64_t)run->first + run->count > n_pages || hot->pages + run->count > ISL_MEM_HOT_MAX_PAGES) {
+        free(hot);
+        rc = isl_err_set(err, ISL_EINVAL, "%s: damaged snapshot (hot set)", path);
+        goto fail;
+      }
+      hot->pages += run->count;
+    }
+    s->hot = hot;
+  }
   /* Every instance has the engine's undefined at this address. */
   __atomic_store_n(&isl_iso__undefined, h.undefined, __ATOMIC_RELAXED);
   free(head);

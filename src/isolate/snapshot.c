@@ -143,6 +143,28 @@ int isl_iso_snapshot_learn_hot(isl_iso_snapshot_t *s, isl_iso_t *iso) {
   return 0;
 }
 
+int isl_iso_snapshot_adopt_hot(isl_iso_snapshot_t *dst, const isl_iso_snapshot_t *src) {
+  const isl_mem_hot_t *from = __atomic_load_n(&src->hot, __ATOMIC_ACQUIRE);
+  if (!from || __atomic_load_n(&dst->hot, __ATOMIC_ACQUIRE)) return ISL_EINVAL;
+  size_t np = (size_t)dst->pages * ISL_WASM_PAGE / (size_t)sysconf(_SC_PAGESIZE);
+  isl_mem_hot_t *hot = malloc(sizeof(*hot) + (from->n_runs ? from->n_runs : 1) * sizeof(isl_mem_run_t));
+  if (!hot) return ISL_ENOMEM;
+  hot->n_runs = hot->pages = 0;
+  for (uint32_t r = 0; r < from->n_runs; r++) {
+    isl_mem_run_t run = from->runs[r];
+    if (run.first >= np) continue;
+    if (run.first + run.count > np) run.count = (uint32_t)(np - run.first);
+    hot->runs[hot->n_runs++] = run;
+    hot->pages += run.count;
+  }
+  isl_mem_hot_t *none = NULL;
+  if (!hot->n_runs || !__atomic_compare_exchange_n(&dst->hot, &none, hot, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    free(hot);
+    return ISL_EINVAL;
+  }
+  return 0;
+}
+
 size_t isl_iso_snapshot_hot_pages(const isl_iso_snapshot_t *s) {
   const isl_mem_hot_t *hot = __atomic_load_n(&s->hot, __ATOMIC_ACQUIRE);
   return hot ? hot->pages : 0;
@@ -187,7 +209,12 @@ int isl_iso_new_from_snapshot(const isl_iso_snapshot_t *s, isl_iso_t **out, isl_
   iso->log = s->log;
   iso->log_data = s->log_data;
   isl_iso__seed_random(iso);
-  isl_mem__hot_prefetch(&iso->mem, __atomic_load_n(&s->hot, __ATOMIC_ACQUIRE));
+  /* A layer that has not learned its own hot set yet uses the nearest
+   * parent's: a new tenant's first clone then still gets the pages every
+   * request writes in the base (the prelude's objects) at once. */
+  const isl_mem_hot_t *hot = NULL;
+  for (const isl_iso_snapshot_t *p = s; p && !hot; p = p->parent) hot = __atomic_load_n(&p->hot, __ATOMIC_ACQUIRE);
+  isl_mem__hot_prefetch(&iso->mem, hot);
   *out = iso;
   return 0;
 }

@@ -21,8 +21,17 @@
  *
  * The prelude is trusted code: it is built under ISL_RT_TRUSTED_CPU_MS,
  * never under a tenant's limits.
+ *
+ * The base also carries a hot set (src/isolate): the build loads a small
+ * worker over it and sends it one synthetic request, and the pages that
+ * request wrote in the base (most are the prelude's own objects, whose
+ * reference counts every request touches) are saved with the base. Every
+ * new tenant's first clone then copies them at once instead of taking a
+ * page fault for each (about 270 for a hello request, ~3 ms on a busy
+ * machine), until its own snapshot learns a hot set of its own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,6 +98,85 @@ static char *read_file(const char *path, size_t *len, isl_err_t *err) {
   return buf;
 }
 
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+static isl_iso_snapshot_t *base_snap;
+static isl_rt_entry_t base_entry;
+static isl_err_t base_err;
+
+static void base_given(void) {}
+
+/* One synthetic GET / through a clone of w's snapshot, with no client and
+ * its log to /dev/null; w's snapshot learns the pages it wrote. */
+static int learn_synthetic(isl_rt_worker_t *w) {
+  isl_rt_worker_t quiet = *w;
+  quiet.log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  isl_rt_inst_t *inst = NULL;
+  isl_rt_exchange_t *x = calloc(1, sizeof(*x));
+  isl_val_t args[5] = {0};
+  int rc = ISL_ENOMEM;
+  if (quiet.log_fd < 0 || !x || (rc = isl_rt__inst_new(&quiet, NULL, NULL, &inst, NULL)) < 0) goto done;
+  x->id = inst->next_exchange_id++;
+  x->inst = inst;
+  x->logged = 1;
+  x->method = strdup("GET");
+  x->path = strdup("/");
+  x->start_ns = isl_rt__now_ns();
+  inst->exchanges = x;
+  inst->n_exchanges = 1;
+  isl_iso_t *iso = inst->iso;
+  x = NULL;
+  if ((rc = isl_iso_new_number(iso, inst->exchanges->id, &args[0])) < 0 ||
+      (rc = isl_iso_new_string(iso, "GET", &args[1])) < 0 ||
+      (rc = isl_iso_new_string(iso, "http://localhost/", &args[2])) < 0 ||
+      (rc = isl_iso_new_string(iso, "host: localhost\n", &args[3])) < 0 ||
+      (rc = isl_iso_new_number(iso, 0, &args[4])) < 0) {
+    for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
+    goto done;
+  }
+  /* The call releases args whatever happens. */
+  if ((rc = isl_rt__inst_call(inst, w->entry->dispatch, 5, args, inst->exchanges)) == 0)
+    rc = isl_iso_snapshot_learn_hot(w->snap, iso);
+done:
+  free(x);
+  isl_rt__inst_free(inst);
+  if (quiet.log_fd >= 0) close(quiet.log_fd);
+  return rc;
+}
+
+/* Teaches base (this process's base while it runs) the hot set of a small
+ * worker's first request. */
+static int learn_base_hot(isl_iso_snapshot_t *base, const isl_rt_entry_t *entry, isl_err_t *err) {
+  static const char worker_js[] =
+      "export default {\n"
+      "  fetch(request) {\n"
+      "    const url = new URL(request.url);\n"
+      "    return new Response(request.method + ' ' + url.pathname + ' ' + request.headers.get('host'),\n"
+      "                        { headers: { 'content-type': 'text/plain' } });\n"
+      "  },\n"
+      "};\n";
+  char dir[] = "/tmp/isolde-mksnap-XXXXXX", path[64];
+  if (!mkdtemp(dir)) return isl_err_set(err, -errno, "hot set: %s", strerror(errno));
+  snprintf(path, sizeof(path), "%s/worker.js", dir);
+  FILE *f = fopen(path, "w");
+  int rc = f && fputs(worker_js, f) >= 0 ? 0 : ISL_ESYS;
+  if (f && fclose(f) != 0) rc = ISL_ESYS;
+  base_snap = base;
+  base_entry = *entry;
+  pthread_once(&base_once, base_given);
+  isl_rt_worker_t *w = NULL;
+  isl_rt_worker_config_t cfg = {.name = "mksnap", .main_path = path, .log_fd = -1};
+  if (rc == 0) rc = isl_rt_worker_load(&cfg, &w, err);
+  if (rc == 0 && (rc = learn_synthetic(w)) < 0)
+    isl_err_set(err, rc, "hot set: the request failed: %s", isl_strerror(rc));
+  if (rc == 0 && (rc = isl_iso_snapshot_adopt_hot(base, w->snap)) < 0)
+    isl_err_set(err, rc, "hot set: nothing to adopt: %s", isl_strerror(rc));
+  isl_rt_worker_free(w);
+  base_snap = NULL;
+  unlink(path);
+  rmdir(dir);
+  return rc;
+}
+
 int isl_rt_base_build(const char *prelude_path, const char *out_path, isl_err_t *err) {
   isl_iso_t *iso = NULL;
   isl_iso_snapshot_t *snap = NULL;
@@ -138,6 +226,9 @@ int isl_rt_base_build(const char *prelude_path, const char *out_path, isl_err_t 
   /* Clones get a tenant's default limits, not the build's. */
   isl_iso_limits_t tenant = {0};
   if ((rc = isl_iso_set_limits(iso, &tenant)) < 0 || (rc = isl_iso_snapshot_new(iso, &snap, err)) < 0) goto done;
+  isl_iso_free(iso);
+  iso = NULL;
+  if ((rc = learn_base_hot(snap, &en, err)) < 0) goto done;
   rc = isl_iso_snapshot_save(snap, out_path, ISL_BUILD_ID, &en, sizeof(en), err);
   goto done;
 install_failed:
@@ -151,11 +242,6 @@ done:
 }
 
 /* ---- open ------------------------------------------------------------------- */
-
-static pthread_once_t base_once = PTHREAD_ONCE_INIT;
-static isl_iso_snapshot_t *base_snap;
-static isl_rt_entry_t base_entry;
-static isl_err_t base_err;
 
 const char *isl_rt_base_path(void) {
   static char path[PATH_MAX];

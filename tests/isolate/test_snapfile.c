@@ -174,3 +174,59 @@ TEST(iso_snapfile_saves_only_full_snapshots_with_keys) {
   isl_iso_snapshot_free(snap);
   isl_iso_free(iso);
 }
+
+TEST(iso_snapfile_keeps_a_hot_set_adopted_from_a_layer) {
+  char path[] = "/tmp/isolde-snapfile-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  /* A base, a layer over it, and a clone of the layer that writes base
+   * pages (the objects it touches) and pages of its own. */
+  isl_iso_t *iso, *tmpl, *clone;
+  isl_iso_snapshot_t *base, *layer;
+  CHECK(isl_iso_new(NULL, &iso, NULL) == 0);
+  CHECK(test_run(iso, "globalThis.objs = []; for (let i = 0; i < 20000; i++) objs.push({i});") == 0);
+  CHECK(isl_iso_snapshot_new(iso, &base, NULL) == 0);
+  CHECK(isl_iso_new_from_snapshot(base, &tmpl, NULL) == 0);
+  CHECK(test_run(tmpl, "globalThis.mine = 'x'.repeat(100000);") == 0);
+  CHECK(isl_iso_snapshot_new(tmpl, &layer, NULL) == 0);
+  CHECK(isl_iso_new_from_snapshot(layer, &clone, NULL) == 0);
+  CHECK_EVAL(clone, "let s = 0; for (const o of objs) s += o.i; s + mine.length", "200090000");
+  CHECK(isl_iso_snapshot_learn_hot(layer, clone) == 0);
+  size_t learned = isl_iso_snapshot_hot_pages(layer);
+  CHECK(learned > 0);
+  CHECK_EQ_INT(isl_iso_snapshot_hot_pages(base), 0);
+  CHECK(isl_iso_snapshot_adopt_hot(base, layer) == 0);
+  size_t adopted = isl_iso_snapshot_hot_pages(base);
+  CHECK(adopted > 0 && adopted <= learned);
+  CHECK_EQ_INT(isl_iso_snapshot_adopt_hot(base, layer), ISL_EINVAL); /* learns once */
+  CHECK(isl_iso_snapshot_save(base, path, ID, NULL, 0, NULL) == 0);
+  isl_iso_free(clone);
+  isl_iso_free(tmpl);
+  isl_iso_snapshot_free(layer);
+  isl_iso_snapshot_free(base);
+  isl_iso_free(iso);
+
+  /* The file keeps it; a new layer over the mapped base prefetches it. */
+  isl_iso_snapshot_t *opened;
+  void *meta;
+  size_t meta_len;
+  isl_err_t err = {0};
+  CHECK_MSG(isl_iso_snapshot_open(path, ID, NULL, 0, &opened, &meta, &meta_len, &err) == 0, "open: %s", err.msg);
+  free(meta);
+  CHECK_EQ_INT(isl_iso_snapshot_hot_pages(opened), adopted);
+  CHECK(isl_iso_new_from_snapshot(opened, &tmpl, NULL) == 0);
+  CHECK(isl_iso_snapshot_new(tmpl, &layer, NULL) == 0);
+  CHECK_EQ_INT(isl_iso_snapshot_hot_pages(layer), 0);
+  CHECK(isl_iso_new_from_snapshot(layer, &clone, NULL) == 0);
+  /* Prefetched pages are the clone's own from the start: learning on a
+   * clone that ran nothing finds at least them. */
+  CHECK(isl_iso_snapshot_learn_hot(layer, clone) == 0);
+  CHECK(isl_iso_snapshot_hot_pages(layer) >= adopted);
+  CHECK_EVAL(clone, "objs.length", "20000");
+  isl_iso_free(clone);
+  isl_iso_free(tmpl);
+  isl_iso_snapshot_free(layer);
+  isl_iso_snapshot_free(opened);
+  unlink(path);
+}
