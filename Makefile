@@ -172,3 +172,52 @@ lint:
 
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/asan
+
+# ---- fuzzing (tests/fuzz, docs/fuzzing.md) ---------------------------------------------
+# libFuzzer targets, one per tests/fuzz/*.c, built by clang under ASan and
+# UBSan into $(BUILD)/fuzz. Our code (src, tests/fuzz) and llhttp get the
+# sanitizers and libFuzzer's coverage; the engine's gcc objects (generated
+# code) are linked as they are. The isolate targets embed their JS harness
+# (tests/fuzz/NAME.js) and clone the base snapshot of the release flavour.
+#   make fuzz FUZZ_SECONDS=N   build every target, replay its corpus and fuzz it N s
+#   make fuzz-build            only build them
+# scripts/fuzz.sh runs them too (the test suite's short run).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_OUT     := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(COMMON) $(WARN) -I$(FUZZ_OUT)/gen -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES   := $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+FUZZ_JS      := $(basename $(notdir $(wildcard tests/fuzz/*.js)))
+FUZZ_BINS    := $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRC) $(CLI_LIB_SRC) $(wildcard tests/fuzz/common/*.c))
+FUZZ_LLHTTP_OBJ := $(patsubst $(ENGINE)/llhttp/%,$(FUZZ_OUT)/llhttp/%,$(LLHTTP_OBJ))
+
+.PHONY: fuzz fuzz-build fuzz-clean
+fuzz-build: $(FUZZ_BINS) $(BUILD)/release/isolde.snap
+
+fuzz: fuzz-build
+	scripts/fuzz.sh --no-build --keep --build-dir $(BUILD) --seconds $(FUZZ_SECONDS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_OUT)
+
+$(FUZZ_OUT)/obj/%.o: %.c $(GEN_HDR) $(wildcard src/*/*.h tests/fuzz/common/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -c $< -o $@
+
+$(FUZZ_OUT)/obj/src/runtime/prelude.o: $(GEN)/build_id.h
+$(FUZZ_OUT)/obj/src/runtime/host_lazy.o: $(GEN)/lazy_tr46_chunk.h
+$(FUZZ_OUT)/obj/tests/fuzz/common/iso_drive.o: FUZZ_DEFS := -DFUZZ_SNAPSHOT='"$(abspath $(BUILD)/release/isolde.snap)"'
+$(foreach n,$(FUZZ_JS),$(eval $(FUZZ_OUT)/obj/tests/fuzz/$(n).o: $(FUZZ_OUT)/gen/$(n)_js.h))
+
+$(FUZZ_OUT)/gen/%_js.h: tests/fuzz/%.js $(GEN)/embed_tool
+	@mkdir -p $(dir $@)
+	$(GEN)/embed_tool fuzz_harness_js $< $@
+
+$(FUZZ_OUT)/llhttp/%.o: $(LLHTTP_SRC)/%.c $(LLHTTP_INC)/llhttp.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(LLHTTP_CFLAGS) -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BINS): $(FUZZ_OUT)/%: $(FUZZ_OUT)/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJ) $(FUZZ_LLHTTP_OBJ) $(ENGINE_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)

@@ -5,7 +5,7 @@ set -euo pipefail
 # node-llhttp is the C source of llhttp, the server's HTTP parser (the
 # Makefile compiles it from /usr/share/llhttp); libhttp-parser-dev is for
 # the tests' HTTP client only.
-pkgs=(build-essential wabt openssl ca-certificates pkg-config
+pkgs=(clang libclang-rt-14-dev libfuzzer-14-dev build-essential wabt openssl ca-certificates pkg-config
       libuv1-dev node-llhttp libhttp-parser-dev libcjson-dev libssl-dev libcurl4-openssl-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -50,5 +50,6 @@ fi
 start=$SECONDS
 status=0
 make -j"$(nproc)" test || status=$?
+scripts/fuzz.sh --build-dir "$build" || status=$?
 echo "test.sh: the tests took $((SECONDS - start)) s (ISOLDE_TEST_LOAD=$load)" >&2
 exit "$status"

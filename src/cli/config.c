@@ -14,6 +14,7 @@
  */
 #include "cli/config.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -240,10 +241,15 @@ static int oom(ctx_t *c) {
 static int valid_origin(const char *s) {
   const char *p = strncmp(s, "http://", 7) == 0 ? s + 7 : strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
   if (!p || !*p) return 0;
-  if (*p == '[') {
-    p = strchr(p, ']');
-    if (!p) return 0;
-    p++;
+  if (*p == '[') { /* an IPv6 literal, checked as one */
+    const char *end = strchr(p, ']');
+    char addr[INET6_ADDRSTRLEN];
+    struct in6_addr a6;
+    if (!end || (size_t)(end - p - 1) >= sizeof(addr)) return 0;
+    memcpy(addr, p + 1, (size_t)(end - p - 1));
+    addr[end - p - 1] = 0;
+    if (inet_pton(AF_INET6, addr, &a6) != 1) return 0;
+    p = end + 1;
   } else {
     size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
     if (!n) return 0;
@@ -419,7 +425,12 @@ static int parse_worker(ctx_t *c, const cJSON *w, isl_cli_config_t *cfg, size_t 
     size_t j = 0;
     for (const cJSON *r = routes->child; r; r = r->next, j++) {
       size_t inner = push_index(c, j);
-      if ((rc = parse_route(c, r, scratch, wc, &wc->routes[j], &wc->route_origins[j])) != 0) return rc;
+      if ((rc = parse_route(c, r, scratch, wc, &wc->routes[j], &wc->route_origins[j])) != 0) {
+        /* Only routes below n_routes are freed with the config. */
+        free(wc->route_origins[j]);
+        wc->route_origins[j] = NULL;
+        return rc;
+      }
       wc->n_routes++;
       pop(c, inner);
     }

@@ -754,6 +754,13 @@ static int on_headers_complete(llhttp_t *p) {
     conn_fail(c, 501, "unsupported transfer encoding");
     return -1;
   }
+  /* A Transfer-Encoding llhttp did not take as chunked (an obs-fold after
+   * it, say) would be refused by llhttp after the handler had the request:
+   * refuse it before (found by tests/fuzz/http_request). */
+  if (te && !(p->flags & F_CHUNKED)) {
+    conn_fail(c, 400, "bad request: invalid Transfer-Encoding");
+    return -1;
+  }
   /* llhttp has refused Content-Length with Transfer-Encoding, and a
    * repeated Content-Length, already; without the header content_length
    * is 0. */

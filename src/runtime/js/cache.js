@@ -51,6 +51,8 @@ const DEFAULT_TTL = new Map([
 /* Headers a 304 repeats from the stored response (RFC 9110 15.4.5). */
 const NOT_MODIFIED_HEADERS = ["cache-control", "content-location", "date", "etag", "expires", "last-modified", "vary"];
 const INTERNAL = Symbol("internal");
+/* An RFC 9110 field name (token). */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /* ---- keys ---------------------------------------------------------------------------- */
 
@@ -75,26 +77,61 @@ function methodAllowed(request, options) {
 
 /* ---- HTTP parsing ----------------------------------------------------------------------- */
 
-/* Cache-Control as a Map of lower-cased directive -> value (null when bare). */
+/* Cache-Control as a Map of lower-cased directive -> value (null when bare).
+ * The field is a list (RFC 9110 5.6.1): it is cut at commas outside quoted
+ * strings and each element is read on its own, so an empty or malformed
+ * element is skipped without hiding the directives after it. (The parse
+ * used to stop at the first element it could not read: "max-age=5,,no-store"
+ * or "=x, no-store" were kept for 5 s or the default 2 h; found by
+ * tests/fuzz/cache_http.) */
 function parseCacheControl(value) {
   const out = new Map();
   if (value === null) return out;
-  const re = /\s*([^=,\s]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)/gy;
-  let m;
-  while (re.lastIndex < value.length && (m = re.exec(value)) !== null) {
+  for (const element of listElements(value)) {
+    const m = /^([^=\s]+)\s*(?:=\s*(.*))?$/s.exec(element);
+    if (m === null) continue;
     const name = m[1].toLowerCase();
-    let v = m[2] === undefined ? null : m[2].trim();
-    if (v !== null && v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    let v = m[2] === undefined ? null : m[2];
+    if (v !== null && v.startsWith('"')) {
+      if (v.length < 2 || !v.endsWith('"')) continue;
+      v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    }
     if (!out.has(name)) out.set(name, v);
-    if (m[0] === "") break;
   }
   return out;
 }
 
+/* The trimmed, non-empty elements of a comma-separated field value; commas
+ * inside quoted strings (with backslash escapes) do not separate. */
+function listElements(value) {
+  const out = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i <= value.length; i++) {
+    const c = value[i];
+    if (quoted && c === "\\") {
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (i === value.length || (c === "," && !quoted)) {
+      const e = value.slice(start, i).trim();
+      if (e !== "") out.push(e);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/* The largest delta-seconds kept as given: RFC 9111 1.2.2 lets a cache read
+ * any larger value as 2^31 s (68 years). Without the cap, max-age=10^13 made
+ * put() throw, the expiry being past what the store takes; found by
+ * tests/fuzz/cache_http. */
+const MAX_DELTA_SECONDS = 2147483648;
+
 /* A delta-seconds value, or null when absent or malformed. */
 function seconds(v) {
   if (v === null || v === undefined || !/^\d+$/.test(v)) return null;
-  return Number(v);
+  return Math.min(Number(v), MAX_DELTA_SECONDS);
 }
 
 /* An HTTP date in ms, or NaN. */
@@ -122,7 +159,9 @@ function lifetime(status, headers, now) {
   if (cc.has("private")) {
     const fields = cc.get("private");
     if (fields === null) return null;
-    for (const f of fields.split(",")) if (f.trim()) headers.delete(f.trim());
+    /* Only names: Headers.delete throws on anything else, and put() with
+     * it (private="a b" made put() reject; found by tests/fuzz/cache_http). */
+    for (const f of fields.split(",")) if (FIELD_NAME.test(f.trim())) headers.delete(f.trim());
   }
   if (headers.has("set-cookie")) return null;
   const s = seconds(cc.get("s-maxage"));
