@@ -30,7 +30,7 @@ WARN    := -Wall -Wextra -Werror
 COMMON  := -std=c11 -D_GNU_SOURCE -g -Isrc -Itests -I$(ENGINE) -I$(GEN) -isystem $(LLHTTP_INC) -fstack-clash-protection
 REL_CFLAGS  := $(COMMON) $(WARN) -O2
 ASAN_CFLAGS := $(COMMON) $(WARN) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS    := -luv -lcjson -lcrypto -lpthread -lm
+LIBS    := -luv -lcjson -lpthread -lm
 # The tests' HTTP client (tests/http/http_client.c) parses responses with http-parser.
 TEST_LIBS := $(LIBS) -lhttp_parser
 

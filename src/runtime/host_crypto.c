@@ -3,9 +3,17 @@
  * from the kernel's CSPRNG, digests and HMAC from OpenSSL. The JS side does
  * the WebCrypto bookkeeping (keys, algorithms, promises); the bytes are
  * only ever computed here.
+ *
+ * OpenSSL's libcrypto is loaded on first use (dlopen), not linked: linking
+ * it cost every process start ~0.56 ms of CPU (relocations, constructors),
+ * a tenth of a server's launch to its first answer, for functions most
+ * requests never call.
  */
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,14 +21,64 @@
 #include "runtime/internal.h"
 
 #define RANDOM_MAX 65536
+#ifndef ISL_RT_LIBCRYPTO
+#define ISL_RT_LIBCRYPTO "libcrypto.so.3"
+#endif
 
-static const EVP_MD *md_named(const char *name) {
-  if (!name) return NULL;
-  if (strcmp(name, "SHA-1") == 0) return EVP_sha1();
-  if (strcmp(name, "SHA-256") == 0) return EVP_sha256();
-  if (strcmp(name, "SHA-384") == 0) return EVP_sha384();
-  if (strcmp(name, "SHA-512") == 0) return EVP_sha512();
-  return NULL;
+/* The libcrypto functions used here, with the types OpenSSL declares. */
+static struct {
+  __typeof__(&EVP_sha1) sha1;
+  __typeof__(&EVP_sha256) sha256;
+  __typeof__(&EVP_sha384) sha384;
+  __typeof__(&EVP_sha512) sha512;
+  __typeof__(&EVP_Digest) digest;
+  __typeof__(&HMAC) hmac;
+  char error[256]; /* why they could not be loaded; "" when they were */
+} ossl;
+static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
+
+static void ossl_load(void) {
+  void *h = dlopen(ISL_RT_LIBCRYPTO, RTLD_LAZY | RTLD_LOCAL);
+  if (!h) {
+    snprintf(ossl.error, sizeof(ossl.error), "cannot load %s: %s", ISL_RT_LIBCRYPTO, dlerror());
+    return;
+  }
+  /* dlsym gives a void *; POSIX guarantees it converts to a function pointer. */
+  *(void **)&ossl.sha1 = dlsym(h, "EVP_sha1");
+  *(void **)&ossl.sha256 = dlsym(h, "EVP_sha256");
+  *(void **)&ossl.sha384 = dlsym(h, "EVP_sha384");
+  *(void **)&ossl.sha512 = dlsym(h, "EVP_sha512");
+  *(void **)&ossl.digest = dlsym(h, "EVP_Digest");
+  *(void **)&ossl.hmac = dlsym(h, "HMAC");
+  if (!ossl.sha1 || !ossl.sha256 || !ossl.sha384 || !ossl.sha512 || !ossl.digest || !ossl.hmac)
+    snprintf(ossl.error, sizeof(ossl.error), "%s lacks a function this build needs", ISL_RT_LIBCRYPTO);
+}
+
+/* The digest called name, or NULL after throwing (unknown name, or no libcrypto). */
+static const EVP_MD *md_named(isl_iso_t *iso, const char *what, const char *name) {
+  pthread_once(&ossl_once, ossl_load);
+  char msg[320];
+  if (ossl.error[0]) {
+    snprintf(msg, sizeof(msg), "%s: %s", what, ossl.error);
+    isl_iso_throw(iso, "Error", msg);
+    return NULL;
+  }
+  const EVP_MD *md = NULL;
+  if (!name)
+    md = NULL;
+  else if (strcmp(name, "SHA-1") == 0)
+    md = ossl.sha1();
+  else if (strcmp(name, "SHA-256") == 0)
+    md = ossl.sha256();
+  else if (strcmp(name, "SHA-384") == 0)
+    md = ossl.sha384();
+  else if (strcmp(name, "SHA-512") == 0)
+    md = ossl.sha512();
+  if (!md) {
+    snprintf(msg, sizeof(msg), "%s: unsupported algorithm", what);
+    isl_iso_throw(iso, "TypeError", msg);
+  }
+  return md;
 }
 
 static int crypto_random(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
@@ -48,16 +106,16 @@ static int bytes_arg(isl_iso_t *iso, int argc, const isl_val_t *argv, int i, con
 static int crypto_digest(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   char *alg = argc > 0 ? isl_iso_to_cstring(iso, argv[0]) : NULL;
-  const EVP_MD *md = md_named(alg);
+  const EVP_MD *md = md_named(iso, "host.digest", alg);
   free(alg);
-  if (!md) return isl_iso_throw(iso, "TypeError", "host.digest: unsupported algorithm");
+  if (!md) return ISL_EJS;
   uint8_t *in;
   size_t len;
   int rc = bytes_arg(iso, argc, argv, 1, "host.digest: data must be an ArrayBuffer", &in, &len);
   if (rc < 0) return rc;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int out_len = 0;
-  int ok = EVP_Digest(in, len, out, &out_len, md, NULL);
+  int ok = ossl.digest(in, len, out, &out_len, md, NULL);
   free(in);
   if (!ok) return isl_iso_throw(iso, "Error", "host.digest: OpenSSL failed");
   return isl_iso_new_array_buffer(iso, out, out_len, ret);
@@ -66,9 +124,9 @@ static int crypto_digest(isl_iso_t *iso, void *data, int argc, const isl_val_t *
 static int crypto_hmac(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   char *alg = argc > 0 ? isl_iso_to_cstring(iso, argv[0]) : NULL;
-  const EVP_MD *md = md_named(alg);
+  const EVP_MD *md = md_named(iso, "host.hmac", alg);
   free(alg);
-  if (!md) return isl_iso_throw(iso, "TypeError", "host.hmac: unsupported algorithm");
+  if (!md) return ISL_EJS;
   uint8_t *key, *in;
   size_t key_len, len;
   int rc = bytes_arg(iso, argc, argv, 1, "host.hmac: key must be an ArrayBuffer", &key, &key_len);
@@ -82,7 +140,7 @@ static int crypto_hmac(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   unsigned int out_len = 0;
   /* HMAC() treats a NULL key as "reuse the last one": pass a real pointer. */
   static const unsigned char empty[1];
-  const unsigned char *r = HMAC(md, key_len ? key : empty, (int)key_len, in, len, out, &out_len);
+  const unsigned char *r = ossl.hmac(md, key_len ? key : empty, (int)key_len, in, len, out, &out_len);
   free(key);
   free(in);
   if (!r) return isl_iso_throw(iso, "Error", "host.hmac: OpenSSL failed");
