@@ -283,8 +283,12 @@ ${allNotes.length ? allNotes.map((n) => "- " + n).join("\n") : "- none"}
   Isolde's interpreter ~4 ms and a JIT well under 1 ms, so the noise each
   runtime suffers differs. Isolde runs 2 loop threads, the others one.
 - **Start-up and tenants** include each runtime's own loading strategy:
-  all three load every worker before serving; Isolde also snapshots each
-  worker and runs one synthetic request per worker at load (its hot set).
+  all three load every worker before serving; Isolde maps its base
+  snapshot (the JS prelude, evaluated at build time) and snapshots each
+  worker as a layer over it; no request runs at load. "4 busy processes"
+  are shell busy loops started for the scenario; a failed launch is one
+  that did not answer 200 within 60 s. The one-line script's CPU is user
+  plus system time of the whole process (wait4), 10 runs a repetition.
 - Client and server share 2 CPUs; a loaded loopback on a shared VM is
   noisy, so compare ratios, not absolute figures.
 `;
