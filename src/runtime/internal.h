@@ -204,6 +204,9 @@ void isl_rt__pool_remove(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
 void isl_rt__pool_trim(isl_rt_pool_t *pool);
 
 int isl_rt__looks_like_module(const char *src);
+/* A whole script file of at most 16 MiB holding no NUL, NUL-terminated,
+ * from malloc (owned); NULL with err set. */
+char *isl_rt__read_script(const char *path, isl_err_t *err);
 /* The name w's main module has in its isolate: its path relative to w's
  * folder (a borrowed pointer into w->main_path). */
 const char *isl_rt__module_name(const isl_rt_worker_t *w);

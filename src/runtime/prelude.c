@@ -68,36 +68,6 @@ static int get_fn(isl_iso_t *iso, isl_val_t obj, const char *name, isl_val_t *ou
   return 0;
 }
 
-static char *read_file(const char *path, size_t *len, isl_err_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    isl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-  for (;;) {
-    if (n == cap) {
-      char *b = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-      if (!b) break;
-      buf = b;
-    }
-    size_t k = fread(buf + n, 1, cap - n, f);
-    n += k;
-    if (k == 0) break;
-  }
-  int bad = ferror(f) || !buf || n == cap;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    isl_err_set(err, ISL_ESYS, "%s: cannot read", path);
-    return NULL;
-  }
-  buf[n] = 0;
-  *len = n;
-  return buf;
-}
-
 static pthread_once_t base_once = PTHREAD_ONCE_INIT;
 static isl_iso_snapshot_t *base_snap;
 static isl_rt_entry_t base_entry;
@@ -181,9 +151,9 @@ int isl_rt_base_build(const char *prelude_path, const char *out_path, isl_err_t 
   isl_iso_t *iso = NULL;
   isl_iso_snapshot_t *snap = NULL;
   isl_val_t host = 0, global = 0;
-  size_t len = 0;
-  char *src = read_file(prelude_path, &len, err);
+  char *src = isl_rt__read_script(prelude_path, err);
   if (!src) return err ? err->code : ISL_ESYS;
+  size_t len = strlen(src);
   isl_iso_limits_t trusted = {.cpu_ms = ISL_RT_TRUSTED_CPU_MS};
   int rc = isl_iso_new(&trusted, &iso, err);
   if (rc < 0) goto done;

@@ -33,7 +33,7 @@
 #define MAX_SCRIPT_BYTES (16u << 20)
 
 /* Reads a whole file that is at most MAX_SCRIPT_BYTES and holds no NUL. */
-static char *read_script(const char *path, isl_err_t *err) {
+char *isl_rt__read_script(const char *path, isl_err_t *err) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     isl_err_set(err, -errno, "%s: %s", path, strerror(errno));
@@ -90,7 +90,7 @@ static char *load_module(isl_iso_t *iso, void *data, const char *name) {
   if (!realpath(path, real)) return NULL;
   size_t n = strlen(w->dir);
   if (strncmp(real, w->dir, n) != 0 || real[n] != '/') return NULL;
-  return read_script(real, NULL);
+  return isl_rt__read_script(real, NULL);
 }
 
 const char *isl_rt__module_name(const isl_rt_worker_t *w) {
@@ -195,7 +195,7 @@ int isl_rt_worker_load(const isl_rt_worker_config_t *cfg, isl_rt_worker_t **out,
     rc = isl_err_set(err, ISL_ENOMEM, "out of memory");
     goto fail;
   }
-  if (!(src = read_script(w->main_path, err))) {
+  if (!(src = isl_rt__read_script(w->main_path, err))) {
     rc = err ? err->code : ISL_EINVAL;
     goto fail;
   }

@@ -144,6 +144,7 @@ static void misuse(isl_http_req_t *req) {
 
 static void on_request(isl_http_req_t *req) {
   echo_ctx_t *ctx = ctx_of(req);
+  if (ctx->observe) ctx->observe(req);
   atomic_fetch_add(&ctx->requests, 1);
   unsigned li = isl_http_loop_index(isl_http_req_loop(req));
   if (li < 8) atomic_fetch_add(&ctx->loop_seen[li], 1);
@@ -232,9 +233,15 @@ int echo_wait(atomic_int *counter, int want, int timeout_ms) {
 }
 
 int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
+  return echo_server_start_observed(t, ctx, cfg, NULL);
+}
+
+int echo_server_start_observed(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg,
+                               void (*observe)(isl_http_req_t *req)) {
   static const isl_http_config_t defaults = {.threads = 1, .drain_timeout_ms = 2000};
   isl_http_handler_t h;
   echo_handler(&h, ctx);
+  ctx->observe = observe;
   isl_err_t err;
   int rc = test_http_server_start(t, cfg ? cfg : &defaults, &h, &err);
   if (rc) printf("  server: %s\n", err.msg);

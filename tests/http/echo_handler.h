@@ -37,6 +37,8 @@ typedef struct {
   atomic_int released;  /* isl_http_req_release calls */
   atomic_int loops_started, loops_stopped;
   atomic_int loop_seen[8]; /* requests per loop index */
+  /* Called first on every request, if set (echo_server_start_observed). */
+  void (*observe)(isl_http_req_t *req);
 } echo_ctx_t;
 
 /* Fills h with the echo handler; h->data = ctx (zeroed here). */
@@ -50,6 +52,9 @@ int echo_wait(atomic_int *counter, int want, int timeout_ms);
  * handler on ctx (zeroed here). cfg NULL: one thread, a 2 s drain
  * timeout. Returns 0, or the error after printing it. */
 int echo_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg);
+/* The same, with observe called first on every request (on the loop). */
+int echo_server_start_observed(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg,
+                               void (*observe)(isl_http_req_t *req));
 
 /* 1 if a good request on a new connection to port gets its 200. */
 int echo_still_serving(int port);

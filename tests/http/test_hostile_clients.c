@@ -36,26 +36,17 @@
 /* ---- a server that records what it holds for a client ----------------------------------- */
 
 static atomic_size_t max_pending; /* the most bytes queued for a client when a request was taken */
-static void (*echo_on_request)(isl_http_req_t *req);
 
-static void recording_on_request(isl_http_req_t *req) {
+static void record_pending(isl_http_req_t *req) {
   size_t n = isl_http_req_pending_bytes(req);
   size_t seen = atomic_load(&max_pending);
   while (n > seen && !atomic_compare_exchange_weak(&max_pending, &seen, n)) {
   }
-  echo_on_request(req);
 }
 
 static int hostile_server_start(test_http_server_t *t, echo_ctx_t *ctx, const isl_http_config_t *cfg) {
-  isl_http_handler_t h;
-  echo_handler(&h, ctx);
-  echo_on_request = h.on_request;
-  h.on_request = recording_on_request;
   atomic_store(&max_pending, 0);
-  isl_err_t err;
-  int rc = test_http_server_start(t, cfg, &h, &err);
-  if (rc) printf("  server: %s\n", err.msg);
-  return rc;
+  return echo_server_start_observed(t, ctx, cfg, record_pending);
 }
 
 static const isl_http_config_t hostile_cfg = {.threads = 1, .drain_timeout_ms = 2000};
