@@ -194,10 +194,17 @@ u32 ISL_IMPORT_interrupt(struct Z_a_instance_t *a, u32 rt) {
   uint64_t now = isl_sbx__thread_cpu_ns();
   u32 stop = 0;
   if (iso->deadline_ns == 0) {
-    iso->deadline_ns = now + (uint64_t)iso->limits.cpu_ms * 1000000u;
+    iso->deadline_ns = now + (iso->in_turn ? iso->turn_budget_ns : (uint64_t)iso->limits.cpu_ms * 1000000u);
   } else if (now >= iso->deadline_ns) {
     iso->interrupted = 1;
     stop = 1;
+  }
+  /* A turn on a fiber that used up its slice lets the thread serve others;
+   * its soft deadline stands still meanwhile (the hard one too: fiber.c). */
+  if (!stop && iso->in_turn && isl_sbx__tls.fiber && isl_fib__slice_used(now) >= ISL_ISO_SLICE_US * 1000u) {
+    uint64_t left = iso->deadline_ns - now;
+    isl_fib__pause(iso);
+    iso->deadline_ns = isl_sbx__thread_cpu_ns() + left;
   }
   ISL_IMPORT_LEAVE(iso);
   return stop;

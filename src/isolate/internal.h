@@ -43,12 +43,20 @@ typedef struct {
   volatile sig_atomic_t in_wasm;      /* 1 only while wasm code (not a host import) runs */
   volatile uint64_t hard_deadline_ns; /* thread CPU ns; 0 = not yet started for this call */
   int ready;
-  uintptr_t stack_lo, stack_hi;
+  uintptr_t stack_lo, stack_hi;  /* of the stack running now (the thread's, or a fiber's) */
+  struct isl_iso_fiber_s *fiber; /* the fiber running now, or NULL */
 } isl_sbx_thread_t;
 
 extern __thread isl_sbx_thread_t isl_sbx__tls;
 
 void isl_sbx__thread_init(void);
+/* CPU ns after which the current call or turn of iso is trapped out. */
+uint64_t isl_sbx__hard_budget_ns(const isl_iso_t *iso);
+/* fiber.c: pauses the running fiber (from the interrupt check of iso, in a
+ * turn) until it is resumed. */
+void isl_fib__pause(isl_iso_t *iso);
+/* fiber.c: CPU ns the running fiber's turn has used since it last started. */
+uint64_t isl_fib__slice_used(uint64_t now);
 void isl_sbx__push(isl_sbx_frame_t *f, isl_iso_t *iso);
 int isl_sbx__pop(isl_sbx_frame_t *f, int trap);
 _Noreturn void isl_sbx__trap(int code);
@@ -186,10 +194,14 @@ struct isl_iso_s {
   int dead;
   int trap;
   int instantiated;
-  int interrupted;        /* the CPU deadline stopped the current call */
-  int oom;                /* the memory cap refused growth in the current call */
-  uint64_t deadline_ns;   /* thread CPU ns; 0 = not yet started for this call */
-  uint32_t pending_throw; /* JSValue* of JS_EXCEPTION set by isl_iso_throw */
+  int interrupted;         /* the CPU deadline stopped the current call */
+  int oom;                 /* the memory cap refused growth in the current call */
+  uint64_t deadline_ns;    /* thread CPU ns; 0 = not yet started for this call or turn */
+  int in_turn;             /* between isl_iso_turn_begin and _end */
+  int paused;              /* its turn's fiber is paused */
+  uint64_t turn_budget_ns; /* soft CPU budget of the turn */
+  uint64_t turn_hard_ns;   /* the turn's hard stop (thread CPU ns, 0 = not started), between its frames */
+  uint32_t pending_throw;  /* JSValue* of JS_EXCEPTION set by isl_iso_throw */
   isl_iso_fn_t *fns;
   uint32_t n_fns, cap_fns;
   uint64_t rng[4]; /* Math.random state, own to this isolate */

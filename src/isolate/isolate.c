@@ -96,8 +96,22 @@ int isl_iso__enter(isl_iso_t *iso) {
     iso->err.code = ISL_EDEAD;
     return ISL_EDEAD;
   }
-  if (!isl_sbx__tls.top) iso->interrupted = iso->oom = 0; /* a new top-level call */
+  if (!isl_sbx__tls.top && !iso->in_turn) iso->interrupted = iso->oom = 0; /* a new top-level call */
   return 0;
+}
+
+void isl_iso_turn_begin(isl_iso_t *iso, uint64_t cpu_budget_ns) {
+  iso->in_turn = 1;
+  iso->paused = 0;
+  iso->interrupted = iso->oom = 0;
+  iso->deadline_ns = 0;
+  iso->turn_hard_ns = 0;
+  iso->turn_budget_ns = cpu_budget_ns;
+}
+
+void isl_iso_turn_end(isl_iso_t *iso) {
+  iso->in_turn = 0;
+  iso->paused = 0;
 }
 
 uint32_t isl_iso__guest_strdup(isl_iso_t *iso, const char *s, size_t len) {

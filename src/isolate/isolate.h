@@ -196,6 +196,38 @@ int isl_iso_call(isl_iso_t *iso, isl_val_t fn, isl_val_t this_val, int argc, con
 int isl_iso_run_jobs(isl_iso_t *iso, int *ran);
 int isl_iso_has_jobs(isl_iso_t *iso);
 
+/* ---- turns ----------------------------------------------------------------
+ * A turn is one entry of the host into an isolate that may take several
+ * calls: an event's call and the promise jobs it queued. Within a turn the
+ * CPU deadline (cpu_budget_ns from the first interrupt check) and the hard
+ * stop (that plus the limits' grace) span every call, and the "interrupted"
+ * and "hit the memory cap" states stay set until the turn ends, so neither
+ * a job round nor catching the error resets them. Outside a turn each
+ * top-level call gets the limits' cpu_ms, as before. */
+void isl_iso_turn_begin(isl_iso_t *iso, uint64_t cpu_budget_ns);
+void isl_iso_turn_end(isl_iso_t *iso);
+
+/* ---- fibers ---------------------------------------------------------------
+ * A fiber is a stack of its own (8 MiB reserved, guard below) on which host
+ * code runs isolate calls that may pause. Inside a fiber, a turn that has
+ * run ISL_ISO_SLICE_US of CPU since it was (re)started pauses at the
+ * engine's next interrupt check: isl_iso_fiber_start/resume return 0 and
+ * the thread is free to serve other events; the turn's deadlines stop
+ * while it is paused. A paused isolate may be given values
+ * (isl_iso_new_*, isl_iso_release) by the host but must not be called into
+ * until the fiber finishes. A fiber belongs to the thread that made it. */
+#ifndef ISL_ISO_SLICE_US
+#define ISL_ISO_SLICE_US 1000
+#endif
+typedef struct isl_iso_fiber_s isl_iso_fiber_t;
+int isl_iso_fiber_new(isl_iso_fiber_t **out);
+/* Frees f, even if paused (the work on it is abandoned). */
+void isl_iso_fiber_free(isl_iso_fiber_t *f);
+/* Runs fn(arg) on f (which must be idle): 1 when it finished, 0 when it paused. */
+int isl_iso_fiber_start(isl_iso_fiber_t *f, void (*fn)(void *), void *arg);
+/* Runs a paused f on: 1 when it finished, 0 when it paused again. */
+int isl_iso_fiber_resume(isl_iso_fiber_t *f);
+
 /* ---- values -------------------------------------------------------------- */
 
 void isl_iso_release(isl_iso_t *iso, isl_val_t v);
@@ -240,7 +272,8 @@ int isl_iso_is_dead(const isl_iso_t *iso);
 /* Bytes of linear memory the isolate has grown to (it never shrinks). */
 size_t isl_iso_memory_bytes(const isl_iso_t *iso);
 /* True when the memory cap refused the engine more memory during the last
- * top-level call (even if JS caught the resulting error). */
+ * top-level call, or during the current turn (even if JS caught the
+ * resulting error). */
 int isl_iso_hit_memory_cap(const isl_iso_t *iso);
 /* True when the isolate has grown so far past its snapshot that it should be
  * replaced by a fresh clone once idle (linear memory never shrinks). The

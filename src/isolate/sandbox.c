@@ -123,7 +123,7 @@ static void on_cpu_tick(int sig, siginfo_t *si, void *uc) {
   uint64_t now = isl_sbx__thread_cpu_ns();
   errno = saved;
   if (t->hard_deadline_ns == 0) {
-    t->hard_deadline_ns = now + (uint64_t)t->top->iso->limits.hard_stop_ms * 1000000u;
+    t->hard_deadline_ns = now + isl_sbx__hard_budget_ns(t->top->iso);
     return;
   }
   if (now >= t->hard_deadline_ns) {
@@ -209,20 +209,30 @@ void isl_sbx__thread_init(void) {
   t->ready = 1;
 }
 
+uint64_t isl_sbx__hard_budget_ns(const isl_iso_t *iso) {
+  uint64_t grace = (uint64_t)(iso->limits.hard_stop_ms - iso->limits.cpu_ms) * 1000000u;
+  return iso->in_turn ? iso->turn_budget_ns + grace : (uint64_t)iso->limits.hard_stop_ms * 1000000u;
+}
+
+/* The outermost frame of a call starts its deadlines afresh, unless the
+ * call is part of a turn: then they carry on from the turn's previous call
+ * (a paused turn's are kept by its fiber; the host's own calls into a
+ * paused isolate get a fresh hard stop and leave the soft one alone). */
 void isl_sbx__push(isl_sbx_frame_t *f, isl_iso_t *iso) {
   isl_sbx_thread_t *t = &isl_sbx__tls;
   f->prev = t->top;
   f->iso = iso;
   f->prev_in_wasm = t->in_wasm;
   if (!f->prev) {
-    t->hard_deadline_ns = 0;
-    iso->deadline_ns = 0;
+    t->hard_deadline_ns = iso->in_turn && !iso->paused ? iso->turn_hard_ns : 0;
+    if (!iso->in_turn) iso->deadline_ns = 0;
   }
   t->top = f;
 }
 
 int isl_sbx__pop(isl_sbx_frame_t *f, int trap) {
   isl_sbx_thread_t *t = &isl_sbx__tls;
+  if (!f->prev && f->iso->in_turn && !f->iso->paused) f->iso->turn_hard_ns = t->hard_deadline_ns;
   t->top = f->prev;
   t->in_wasm = f->prev_in_wasm;
   if (trap) {

@@ -39,6 +39,8 @@ static double wall_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)(ts.tv_nsec / 1000000);
 }
 
+static void abandon_turn(isl_rt_inst_t *inst);
+
 int isl_rt__inst_new(isl_rt_worker_t *w, uv_loop_t *loop, isl_rt_pool_t *pool, isl_rt_inst_t **out, isl_err_t *err) {
   isl_rt_inst_t *inst = calloc(1, sizeof(*inst));
   if (!inst) return isl_err_set(err, ISL_ENOMEM, "out of memory");
@@ -60,6 +62,7 @@ int isl_rt__inst_new(isl_rt_worker_t *w, uv_loop_t *loop, isl_rt_pool_t *pool, i
 
 void isl_rt__inst_free(isl_rt_inst_t *inst) {
   if (!inst) return;
+  abandon_turn(inst);
   while (inst->exchanges) {
     isl_rt__exchange_fail(inst->exchanges, 503, "The worker was stopped before it answered.\n");
     isl_rt__exchange_finish(inst->exchanges);
@@ -77,7 +80,7 @@ static void poison(isl_rt_inst_t *inst, int rc) {
   char why[1200];
   if (rc == ISL_ETIMEOUT) {
     snprintf(why, sizeof(why), "CPU time limit of %u ms exceeded; the isolate was reset", inst->worker->limits.cpu_ms);
-  } else if (rc == ISL_EMEMLIMIT || rc == 0) {
+  } else if (rc == ISL_EMEMLIMIT) {
     snprintf(why, sizeof(why), "memory limit of %u MiB exceeded; the isolate was reset",
              inst->worker->limits.memory_max_mb);
   } else {
@@ -85,7 +88,7 @@ static void poison(isl_rt_inst_t *inst, int rc) {
   }
   isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
   if (inst->pool) {
-    isl_rt__log("runtime tenant=%s event=reset reason=%s", inst->worker->name, rc ? isl_err_name(rc) : "EMEMLIMIT");
+    isl_rt__log("runtime tenant=%s event=reset reason=%s", inst->worker->name, isl_err_name(rc));
   } else {
     inst->failed = 1;
   }
@@ -136,7 +139,8 @@ static void settle_exchanges(isl_rt_inst_t *inst) {
  * too, as in Workers, where one request cannot do I/O for another.)
  */
 static void cancel_hung(isl_rt_inst_t *inst) {
-  if (!inst->pool || inst->n_timers || inst->n_pending_io || !inst->n_exchanges || inst->poisoned) return;
+  if (!inst->pool || inst->n_timers || inst->n_pending_io || !inst->n_exchanges || inst->poisoned || inst->queue_head)
+    return;
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
     if (!x->ended && !x->body_done) return;
   for (isl_rt_exchange_t *x = inst->exchanges, *next; x; x = next) {
@@ -156,21 +160,42 @@ static void cancel_hung(isl_rt_inst_t *inst) {
   }
 }
 
-int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
-  int rc;
-  if (inst->poisoned || inst->depth) {
-    rc = inst->poisoned ? ISL_EDEAD : ISL_EINVAL;
-    for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
-    return rc;
-  }
-  inst->depth++;
-  inst->io_ns = 0;
-  inst->current = charge;
-  isl_iso_set_time(inst->iso, wall_ms());
-  uint64_t cpu0 = isl_rt__thread_cpu_ns();
+/* ---- turns ------------------------------------------------------------------
+ * One entry runs as one turn: the call, then the promise jobs it queued,
+ * under one CPU budget (isl_iso_turn_begin): what is left of the limit of
+ * the request it runs for. On a serving loop the turn runs on a fiber and
+ * may pause at slice ends (sched.c); entries that arrive meanwhile wait in
+ * the instance's queue, in order. */
+
+#define MAX_ARGS 8
+
+struct isl_rt_turn_s {
+  isl_rt_inst_t *inst;
+  isl_val_t fn;
+  int argc;
+  isl_val_t args[MAX_ARGS];
+  isl_rt_exchange_t *charge;
+  isl_iso_fiber_t *fiber; /* NULL: on the loop's own stack */
+  int running;            /* in a slice now (not paused) */
+  int rc, mem_cap;
+  uint64_t cpu_ns; /* thread CPU of its slices so far */
+};
+
+typedef struct isl_rt_queued_s {
+  isl_val_t fn;
+  int argc;
+  isl_val_t args[MAX_ARGS];
+  uint32_t charge_id; /* the request it runs for, if still there when it runs; 0 = none */
+  struct isl_rt_queued_s *next;
+} queued_t;
+
+/* On the fiber (or the loop's stack): the call and its jobs. */
+static void turn_body(void *arg) {
+  struct isl_rt_turn_s *t = arg;
+  isl_rt_inst_t *inst = t->inst;
   isl_val_t result = 0;
-  rc = isl_iso_call(inst->iso, fn, 0, argc, args, &result);
-  for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
+  int rc = isl_iso_call(inst->iso, t->fn, 0, t->argc, t->args, &result);
+  for (int i = 0; i < t->argc; i++) isl_iso_release(inst->iso, t->args[i]);
   isl_iso_release(inst->iso, result);
   if (rc == ISL_EJS) {
     report_uncaught(inst);
@@ -178,7 +203,8 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   }
   int mem_cap = !isl_iso_is_dead(inst->iso) && isl_iso_hit_memory_cap(inst->iso);
   if (rc == 0 && !mem_cap) {
-    /* Jobs run until none is left; an exception in one is the tenant's. */
+    /* Jobs run until none is left, all within the turn's budget; an
+     * exception in one is the tenant's. */
     for (int round = 0; round < 1000 && isl_iso_has_jobs(inst->iso); round++) {
       rc = isl_iso_run_jobs(inst->iso, NULL);
       mem_cap = !isl_iso_is_dead(inst->iso) && isl_iso_hit_memory_cap(inst->iso);
@@ -189,10 +215,177 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
       if (rc < 0 || mem_cap) break;
     }
   }
-  uint64_t cpu = isl_rt__thread_cpu_ns() - cpu0;
+  t->rc = rc;
+  t->mem_cap = mem_cap;
+}
+
+static void drop_queue(isl_rt_inst_t *inst) {
+  while (inst->queue_head) {
+    queued_t *q = inst->queue_head;
+    inst->queue_head = q->next;
+    for (int i = 0; i < q->argc; i++) isl_iso_release(inst->iso, q->args[i]);
+    free(q);
+  }
+  inst->queue_tail = NULL;
+}
+
+/* Gives up a turn that is paused (its instance is being freed). */
+static void abandon_turn(isl_rt_inst_t *inst) {
+  struct isl_rt_turn_s *t = inst->turn;
+  if (!t) return;
+  if (inst->pool) {
+    isl_rt__sched_unpark(inst->pool->sched, inst);
+    isl_rt__sched_fiber_done(inst->pool->sched, t->fiber, 0);
+  }
+  isl_iso_turn_end(inst->iso);
+  inst->turn = NULL;
+  inst->current = NULL;
+  inst->depth = 0;
+  free(t);
+  drop_queue(inst);
+}
+
+static int end_turn(isl_rt_inst_t *inst);
+
+/* Runs (the rest of) a turn's first slice: returns 1 when it ended. */
+static int run_slice(isl_rt_inst_t *inst, int resume) {
+  struct isl_rt_turn_s *t = inst->turn;
+  uint64_t cpu0 = isl_rt__thread_cpu_ns();
+  int done;
+  t->running = 1;
+  if (resume) {
+    done = isl_iso_fiber_resume(t->fiber);
+  } else if (t->fiber) {
+    done = isl_iso_fiber_start(t->fiber, turn_body, t);
+  } else {
+    turn_body(t);
+    done = 1;
+  }
+  if (done < 0) { /* the fiber could not run it: run it here, unpaused */
+    isl_rt__sched_fiber_done(inst->pool->sched, t->fiber, 1);
+    t->fiber = NULL;
+    turn_body(t);
+    done = 1;
+  }
+  t->running = 0;
+  t->cpu_ns += isl_rt__thread_cpu_ns() - cpu0;
+  if (!done) isl_rt__sched_park(inst->pool->sched, inst);
+  return done;
+}
+
+/* The CPU time the request `charge` may still use, 0 when it has none
+ * left; with no request, the instance's own limit. */
+static uint64_t budget_of(const isl_rt_inst_t *inst, const isl_rt_exchange_t *charge) {
+  /* `isolde run` has no request limit: its own script gets the trusted one. */
+  uint32_t ms = inst->worker->limits.cpu_ms ? inst->worker->limits.cpu_ms : ISL_RT_TRUSTED_CPU_MS;
+  uint64_t limit = (uint64_t)ms * 1000000u;
+  if (!charge) return limit;
+  return charge->cpu_ns < limit ? limit - charge->cpu_ns : 0;
+}
+
+static void cut_over_limit(isl_rt_inst_t *inst, isl_rt_exchange_t *x) {
+  char why[600];
+  snprintf(why, sizeof(why), "request %s %s exceeded its CPU time limit of %u ms", x->method, x->path,
+           inst->worker->limits.cpu_ms);
+  isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
+  isl_rt__exchange_fail(x, 503, "Worker exceeded its CPU time limit.\n");
+}
+
+static int start_turn(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
+  uint64_t budget = budget_of(inst, charge);
+  struct isl_rt_turn_s *t = budget ? calloc(1, sizeof(*t)) : NULL;
+  if (!t) {
+    for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
+    if (budget) return ISL_ENOMEM;
+    /* The request used its whole limit already: its code runs no more. */
+    if (!charge->ended) {
+      cut_over_limit(inst, charge);
+    } else {
+      char why[600];
+      snprintf(why, sizeof(why), "waitUntil work of %s %s exceeded the request's CPU time limit of %u ms; cancelled",
+               charge->method, charge->path, inst->worker->limits.cpu_ms);
+      isl_rt__tenant_log(inst->worker, "warn", why, strlen(why));
+      isl_rt__exchange_finish(charge);
+    }
+    return ISL_ETIMEOUT;
+  }
+  t->inst = inst;
+  t->fn = fn;
+  t->argc = argc;
+  memcpy(t->args, args, (size_t)argc * sizeof(*args));
+  t->charge = charge;
+  inst->turn = t;
+  inst->depth++;
+  inst->io_ns = 0;
+  inst->current = charge;
+  isl_iso_set_time(inst->iso, wall_ms());
+  isl_iso_turn_begin(inst->iso, budget);
+  t->fiber = inst->pool ? isl_rt__sched_fiber(isl_rt__sched(inst->pool)) : NULL;
+  return run_slice(inst, 0) ? end_turn(inst) : 0;
+}
+
+int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
+  int rc = inst->poisoned ? ISL_EDEAD : argc > MAX_ARGS ? ISL_EINVAL : 0;
+  if (rc == 0 && inst->turn && !inst->turn->running) {
+    /* Its turn is paused: this entry waits for it. */
+    queued_t *q = calloc(1, sizeof(*q));
+    if (q) {
+      q->fn = fn;
+      q->argc = argc;
+      memcpy(q->args, args, (size_t)argc * sizeof(*args));
+      q->charge_id = charge ? charge->id : 0;
+      if (inst->queue_tail) {
+        inst->queue_tail->next = q;
+      } else {
+        inst->queue_head = q;
+      }
+      inst->queue_tail = q;
+      return 0;
+    }
+    rc = ISL_ENOMEM;
+  } else if (rc == 0 && inst->depth) {
+    rc = ISL_EINVAL; /* a host function may not re-enter */
+  }
+  if (rc < 0) {
+    for (int i = 0; i < argc; i++) isl_iso_release(inst->iso, args[i]);
+    return rc;
+  }
+  return start_turn(inst, fn, argc, args, charge);
+}
+
+/* Runs the entries that waited for a turn to end, until one pauses. */
+static void run_queue(isl_rt_inst_t *inst) {
+  while (inst->queue_head && !inst->turn && !inst->poisoned) {
+    queued_t *q = inst->queue_head;
+    inst->queue_head = q->next;
+    if (!inst->queue_head) inst->queue_tail = NULL;
+    start_turn(inst, q->fn, q->argc, q->args, q->charge_id ? isl_rt__exchange_find(inst, q->charge_id) : NULL);
+    free(q);
+  }
+  if (inst->poisoned) drop_queue(inst);
+}
+
+void isl_rt__inst_resume(isl_rt_inst_t *inst) {
+  isl_rt_pool_t *pool = inst->pool;
+  if (!inst->turn || !run_slice(inst, 1)) return;
+  end_turn(inst);
+  run_queue(inst);
+  if (!inst->turn && !isl_rt__inst_maybe_discard(inst)) isl_rt__pool_trim(pool);
+}
+
+/* After the turn's last slice: charge it, settle what it ended, and check
+ * the limits. Returns 0 or the failure's code. */
+static int end_turn(isl_rt_inst_t *inst) {
+  struct isl_rt_turn_s *t = inst->turn;
+  int rc = t->rc, mem_cap = t->mem_cap;
+  isl_rt_exchange_t *charge = t->charge;
+  isl_iso_turn_end(inst->iso);
+  if (inst->pool) isl_rt__sched_fiber_done(inst->pool->sched, t->fiber, 1);
   /* Time the host spent sending the tenant's bytes is I/O, which Workers
    * does not count as CPU time either. */
-  cpu = cpu > inst->io_ns ? cpu - inst->io_ns : 0;
+  uint64_t cpu = t->cpu_ns > inst->io_ns ? t->cpu_ns - inst->io_ns : 0;
+  free(t);
+  inst->turn = NULL;
   inst->io_ns = 0;
   inst->current = NULL;
   inst->depth--;
@@ -200,9 +393,12 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
     charge->cpu_ns += cpu;
   } else if (inst->n_exchanges) {
     for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next) x->cpu_ns += cpu / inst->n_exchanges;
+  } else {
+    inst->background_cpu_ns += cpu;
   }
   if (rc < 0 || mem_cap) {
-    poison(inst, rc);
+    poison(inst, rc < 0 ? rc : ISL_EMEMLIMIT);
+    drop_queue(inst);
     return rc < 0 ? rc : ISL_EMEMLIMIT;
   }
   settle_exchanges(inst);
@@ -219,13 +415,7 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   /* The per-request CPU budget is cumulative over all its entries. */
   uint64_t limit_ns = (uint64_t)inst->worker->limits.cpu_ms * 1000000u;
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
-    if (!x->ended && x->cpu_ns > limit_ns && x->req) {
-      char why[200];
-      snprintf(why, sizeof(why), "request %s %s exceeded its CPU time limit of %u ms", x->method, x->path,
-               inst->worker->limits.cpu_ms);
-      isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
-      isl_rt__exchange_fail(x, 503, "Worker exceeded its CPU time limit.\n");
-    }
+    if (!x->ended && x->cpu_ns >= limit_ns && x->req) cut_over_limit(inst, x);
   return 0;
 }
 

@@ -116,6 +116,12 @@ struct isl_rt_inst_s {
    * behind every subrequest callback run since (host_fetch.c). What a
    * fetch() from a timer counts from. */
   unsigned busy_hops;
+  /* The turn running or paused (sched.c), or NULL; entries that came
+   * while it was paused wait in order and run when it ends. */
+  struct isl_rt_turn_s *turn;
+  struct isl_rt_queued_s *queue_head, *queue_tail;
+  isl_rt_inst_t *paused_next; /* in its loop's list of paused instances */
+  uint64_t background_cpu_ns; /* CPU used with no request in flight, charged to no one's limit */
 };
 
 /* Wraps a clone of the worker's snapshot. */
@@ -138,6 +144,24 @@ int isl_rt__refuse_in_global_scope(isl_iso_t *iso);
 /* Frees the instance if it is poisoned (or idle and due for recycling) and
  * nothing holds it; returns 1 if it was freed. */
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst);
+
+/* ---- sched.c: the threads' time shared between tenants ------------------------ */
+/* The running state of one turn: an entry's call and the promise jobs it
+ * queued, run on a fiber of the loop so that it can pause at a slice end
+ * (src/isolate/fiber.c) and let the loop serve other tenants. */
+typedef struct isl_rt_sched_s isl_rt_sched_t;
+/* The loop's scheduler, made on first use; NULL if it cannot be made (turns then run unpaused). */
+isl_rt_sched_t *isl_rt__sched(isl_rt_pool_t *pool);
+void isl_rt__sched_free(isl_rt_sched_t *s);
+/* An idle fiber of the loop, or NULL (the turn then runs on the loop's own stack). */
+isl_iso_fiber_t *isl_rt__sched_fiber(isl_rt_sched_t *s);
+void isl_rt__sched_fiber_done(isl_rt_sched_t *s, isl_iso_fiber_t *f, int reusable);
+/* inst's turn paused: resume it (isl_rt__inst_resume) once the loop has polled I/O. */
+void isl_rt__sched_park(isl_rt_sched_t *s, isl_rt_inst_t *inst);
+/* Forgets inst if it is parked. */
+void isl_rt__sched_unpark(isl_rt_sched_t *s, isl_rt_inst_t *inst);
+/* instance.c: runs inst's paused turn for another slice. */
+void isl_rt__inst_resume(isl_rt_inst_t *inst);
 
 /* ---- exchange.c --------------------------------------------------------------- */
 /* What req->data of an HTTP request points to: an exchange (a worker
@@ -185,6 +209,7 @@ struct isl_rt_pool_s {
   uint64_t cold_starts, evictions;
   uv_timer_t sweep;                 /* cuts off overdue waitUntil work */
   struct isl_fetch_client_s *fetch; /* subrequests of this loop's instances */
+  struct isl_rt_sched_s *sched;     /* fibers and paused turns (sched.c), made on first use */
 };
 #ifndef ISL_RT_WAIT_UNTIL_MS
 #define ISL_RT_WAIT_UNTIL_MS 30000 /* waitUntil work allowed after the response, as in Workers */

@@ -75,6 +75,7 @@ static void pool_closed(uv_handle_t *h) {
 void isl_rt__pool_free(isl_rt_pool_t *p) {
   if (!p) return;
   while (p->lru_head) isl_rt__inst_free(p->lru_head); /* unlinks itself */
+  isl_rt__sched_free(p->sched);
   isl_fetch_client_free(p->fetch);
   uv_close((uv_handle_t *)&p->sweep, pool_closed);
 }
@@ -125,7 +126,10 @@ size_t isl_rt__inst_cost(const isl_rt_inst_t *inst) {
 
 void isl_rt__pool_trim(isl_rt_pool_t *p) {
   size_t total = 0;
-  for (isl_rt_inst_t *i = p->lru_head; i; i = i->lru_next) total += isl_rt__inst_cost(i);
+  /* A turn still under way is counted once it ends (it is trimmed then):
+   * it must not push out idle neighbours by growing midway. */
+  for (isl_rt_inst_t *i = p->lru_head; i; i = i->lru_next)
+    if (!i->turn) total += isl_rt__inst_cost(i);
   for (isl_rt_inst_t *i = p->lru_tail; i && total > p->budget_bytes;) {
     isl_rt_inst_t *prev = i->lru_prev;
     if (!i->n_exchanges && !i->depth) {
