@@ -4,6 +4,11 @@
  * timers, the loop runs until nothing is left to do, and any uncaught
  * error makes the exit status 1. Handy by hand, and the way the test suite
  * runs its JavaScript test files.
+ *
+ * The log writer is in raw mode here: console output is printed as it is
+ * and at once, as node prints a script's, in order with the runner's own
+ * messages. Only the user's own script runs, so there is no other tenant
+ * or host log for it to pass for; `isolde serve` and `dev` escape.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +23,7 @@ static int fail(const char *msg) {
   return 1;
 }
 
-int isl_rt_run_file(const char *path) {
+static int run_file(const char *path) {
   isl_rt_worker_config_t cfg = {.name = "", .main_path = path, .log_fd = -1};
   isl_err_t err = {0};
   const isl_rt_entry_t *entry;
@@ -112,5 +117,12 @@ out:
   uv_loop_close(&loop);
   free(src);
   free(dir);
+  return status;
+}
+
+int isl_rt_run_file(const char *path) {
+  int was_raw = isl_rt__log_set_raw(1);
+  int status = run_file(path);
+  isl_rt__log_set_raw(was_raw);
   return status;
 }

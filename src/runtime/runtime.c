@@ -20,16 +20,26 @@
 #include "runtime/router.h"
 
 void isl_rt__log(const char *fmt, ...) {
-  char line[2048];
+  char line[2048], out[sizeof(line) * 4 + 8];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  if ((size_t)n > sizeof(line) - 2) n = (int)sizeof(line) - 2;
-  line[n++] = '\n';
-  ssize_t k = write(2, line, (size_t)n);
-  (void)k;
+  if ((size_t)n >= sizeof(line)) n = (int)sizeof(line) - 1;
+  /* One line, whatever it quotes (a path, an error message): control
+   * characters show as \xHH. Through the log writer: never blocks. */
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)line[i];
+    if (c < 0x20 || c == 0x7F) {
+      o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o++] = '\n';
+  isl_rt__log_write(2, out, o);
 }
 
 int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
@@ -43,6 +53,9 @@ int isl_rt_new(const isl_rt_config_t *cfg, isl_rt_t **out) {
     return rc;
   }
   rt->router = r;
+  /* The log writer's thread starts here, before the loops and the preload
+   * thread (which may hold the loader's lock in dlopen) exist. */
+  isl_rt__log_start();
   pthread_mutex_init(&rt->preload_mu, NULL);
   pthread_cond_init(&rt->preload_cv, NULL);
   if (rt->cfg.cache_mb) isl_cache_set_limit(isl_cache_process(), (size_t)rt->cfg.cache_mb << 20, 0);

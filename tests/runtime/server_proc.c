@@ -6,6 +6,7 @@
 #include "runtime/server_proc.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -204,6 +205,44 @@ int test_server_start(test_server_t *s, const char *const *args) {
   char *all = test_server_output(s);
   printf("  server did not start; it printed:\n%s\n", all);
   free(all);
+  test_server_stop(s);
+  return -1;
+}
+
+int test_server_start_piped(test_server_t *s, const char *const *args, int *read_fd) {
+  s->port = 0;
+  *read_fd = -1;
+  int p[2];
+  if (test_server_dir(s) < 0 || pipe2(p, O_CLOEXEC) < 0) return -1;
+  s->out_path[0] = s->err_path[0] = 0;
+  s->pid = spawn(args, p[1], p[1]);
+  close(p[1]);
+  if (s->pid < 0) {
+    close(p[0]);
+    return -1;
+  }
+  /* Byte by byte, so that nothing after the line is taken from the caller. */
+  char line[1024];
+  size_t len = 0;
+  for (;;) {
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    char c;
+    if (poll(&pfd, 1, 20000) <= 0 || read(p[0], &c, 1) != 1) break;
+    if (c != '\n') {
+      if (len < sizeof(line) - 1) line[len++] = c;
+      continue;
+    }
+    line[len] = 0;
+    len = 0;
+    const char *at = strstr(line, "listening on http://");
+    const char *colon = at ? strchr(at + 20, ':') : NULL;
+    if (colon && (s->port = atoi(colon + 1)) > 0) {
+      *read_fd = p[0];
+      return 0;
+    }
+  }
+  printf("  server did not start (piped output)\n");
+  close(p[0]);
   test_server_stop(s);
   return -1;
 }

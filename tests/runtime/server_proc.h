@@ -52,6 +52,12 @@ const char *test_server_write(test_server_t *s, const char *name, const char *co
 /* Starts `isolde <args...>` (NULL-terminated); waits up to 20 s for it to
  * listen. Returns 0, or -1 after printing why (and the process's output). */
 int test_server_start(test_server_t *s, const char *const *args);
+/* Like test_server_start, but the server's stdout and stderr both go to
+ * one pipe: read up to the "listening on" line, then left to the caller
+ * (*read_fd), who may stop reading it to stall the server's log, and must
+ * close it (before test_server_stop, or the server's exit may wait on a
+ * full pipe). test_server_output and test_server_wait_output see nothing. */
+int test_server_start_piped(test_server_t *s, const char *const *args, int *read_fd);
 /* Writes json to s->dir/isolde.json and starts `isolde serve --config` on it. */
 int test_server_serve_config(test_server_t *s, const char *json);
 /* The server process's resident memory in KiB, or -1. */
