@@ -6,6 +6,13 @@
  * from dispatch until JS reports it done (response sent and every
  * ctx.waitUntil promise settled), or until its instance is reset. The
  * request log line is written once, when the response has ended.
+ *
+ * Work after the response follows Workers' rules: an exchange owns the
+ * timers and subrequests its code started (host_timers.c, host_fetch.c),
+ * whose callbacks are entered for it, so their CPU time and subrequests
+ * count against its limits. Only ctx.waitUntil keeps it alive after its
+ * response; when it finishes or is cut, its outstanding work is cancelled,
+ * and code that runs for no live request can start none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +59,37 @@ void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body) {
   isl_rt__exchange_log(x);
 }
 
+int isl_rt__exchange_owner(isl_rt_inst_t *inst, isl_rt_exchange_t **owner) {
+  isl_rt_exchange_t *x = inst->current;
+  *owner = x;
+  if (!inst->pool) return 0; /* `isolde run`: no requests, the script owns its work */
+  return x && !x->finished && !x->cancelled ? 0 : -1;
+}
+
+void isl_rt__exchange_cancel_work(isl_rt_exchange_t *x) {
+  x->cancelled = 1;
+  isl_rt__timers_cancel(x->inst, x);
+  isl_rt__subs_cancel(x->inst, x);
+}
+
+void isl_rt__exchange_check_cpu(isl_rt_inst_t *inst, uint32_t id) {
+  isl_rt_exchange_t *x = inst->poisoned ? NULL : isl_rt__exchange_find(inst, id);
+  uint64_t limit_ns = (uint64_t)inst->worker->limits.cpu_ms * 1000000u;
+  if (!x || x->finished || !limit_ns || x->cpu_ns < limit_ns) return;
+  char why[600];
+  snprintf(why, sizeof(why), "%s %s exceeded its CPU time limit of %u ms%s; its timers and subrequests were cancelled",
+           x->method, x->path, inst->worker->limits.cpu_ms, x->ended ? " in work after its response" : "");
+  isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
+  isl_rt__exchange_fail(x, 503, "Worker exceeded its CPU time limit.\n");
+  isl_rt__exchange_finish(x);
+}
+
 void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
   isl_rt_inst_t *inst = x->inst;
+  /* As in Workers, timers and subrequests do not outlive the request that
+   * started them (an idle tenant's setInterval must not burn CPU for
+   * nobody): cancelled at once, even inside a call. */
+  if (!x->cancelled) isl_rt__exchange_cancel_work(x);
   if (inst->depth) {
     x->finished = 1; /* freed once the call has charged its CPU time */
     return;
@@ -64,9 +100,6 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
       inst->n_exchanges--;
       break;
     }
-  /* As in Workers, timers do not outlive the requests that set them: an
-   * idle tenant's setInterval must not burn CPU for nobody. */
-  if (!inst->n_exchanges) isl_rt__timers_close(inst);
   if (!x->ended) isl_rt__exchange_fail(x, 500, "The worker finished without a response.\n");
   isl_rt__exchange_log(x);
   if (x->req) {

@@ -3,9 +3,16 @@
  * behind a worker's fetch() (fetch.js), run by src/fetch on the loop.
  *
  * Each subrequest belongs to an instance and to the request it was made
- * for (its CPU is charged there, and it counts against that request's
- * subrequest limit). While one is in flight the instance has pending I/O,
- * so its promises are not taken for hung. The response comes back through
+ * for (isl_rt__exchange_owner: the request the current call runs for; in
+ * a timer's or another subrequest's callback, that one's owner). Its
+ * callbacks are entered for that request, so their CPU is charged there,
+ * and it counts against that request's subrequest limit, which counts for
+ * the whole request: its handler, its waitUntil work and its timers. When
+ * the request finishes or is cut its subrequests are aborted
+ * (isl_rt__subs_cancel) and JS can learn their ids (fetchesDropped); a
+ * fetch() that no live request owns (its request finished, or none is in
+ * flight) is refused with a TypeError. While one is in flight the
+ * instance has pending I/O, so its promises are not taken for hung. The response comes back through
  * entry.fetchResponse, entry.fetchChunk and entry.fetchDone, each an
  * ordinary entry (time frozen, CPU charged, limits enforced); the time the
  * network takes is wall time, never CPU time.
@@ -23,16 +30,10 @@
  * (CDN-Loop, docs/fetch.md), so a worker that calls its own server, or a
  * ring of them, stops after ISL_FETCH_MAX_HOPS: fetch() then rejects with
  * a TypeError that says "Loop detected". Which request a fetch() is made
- * for: the one whose entry is running; in a subrequest's callback, the one
- * that made the subrequest, even if it has ended; in a timer (entered for
- * no request in particular), the deepest request whose code may have set
- * a timer still pending (inst->busy_hops: every request and subrequest
- * callback since the instance last had neither requests nor timers). That
- * last guess errs upwards, so a loop cannot launder its count through a
- * timer while a fresh request is in flight; it is not enforced here but
- * sent on, and the receiving host refuses it (508) if it is over the
- * limit: a deep request from another client then costs a timer's fetch()
- * nothing unless that fetch() calls an Isolde host itself.
+ * for: its owner (above), whose hops are known, so a loop cannot launder
+ * its count through a timer. Under `isolde run` there are no requests: a
+ * subrequest's callback counts from the subrequest's parent, and other
+ * code from inst->busy_hops (0 there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,8 @@
 typedef struct isl_rt_sub_s {
   isl_rt_inst_t *inst;
   uint32_t id;
-  uint32_t exchange_id; /* the request it was made for, 0 if none */
-  unsigned parent_hops; /* the hops of the request it was made for; it is hop parent_hops + 1 */
+  isl_rt_exchange_t *owner; /* the request it was made for; NULL under `isolde run` */
+  unsigned parent_hops;     /* the hops of the request it was made for; it is hop parent_hops + 1 */
   isl_fetch_t *f;
   struct isl_rt_sub_s *next;
 } isl_rt_sub_t;
@@ -74,6 +75,28 @@ void isl_rt__subs_abort(isl_rt_inst_t *inst) {
     isl_fetch_abort(sub->f);
     free(sub);
   }
+  free(inst->dropped_subs);
+  inst->dropped_subs = NULL;
+  inst->n_dropped_subs = inst->cap_dropped_subs = 0;
+}
+
+void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
+  for (isl_rt_sub_t *sub = inst->subs, *next; sub; sub = next) {
+    next = sub->next;
+    if (sub->owner != x) continue;
+    if (inst->n_dropped_subs == inst->cap_dropped_subs) {
+      unsigned cap = inst->cap_dropped_subs ? inst->cap_dropped_subs * 2 : 16;
+      uint32_t *d = realloc(inst->dropped_subs, cap * sizeof(*d));
+      if (d) {
+        inst->dropped_subs = d;
+        inst->cap_dropped_subs = cap;
+      }
+    }
+    if (inst->n_dropped_subs < inst->cap_dropped_subs) inst->dropped_subs[inst->n_dropped_subs++] = sub->id;
+    sub_unlink(sub);
+    isl_fetch_abort(sub->f);
+    free(sub);
+  }
 }
 
 /* "name: value\n" lines of a response head. */
@@ -95,17 +118,18 @@ static char *headers_text(const isl_http_header_t *h, size_t n) {
   return s;
 }
 
-/* Calls an entry function for a subrequest's instance; the instance may be
- * gone afterwards (and the subrequest with it). */
+/* Calls an entry function for a subrequest's instance, for the request
+ * that owns it; the instance may be gone afterwards (and the subrequest
+ * with it). */
 static void sub_call(isl_rt_sub_t *sub, isl_val_t fn, int argc, isl_val_t *args) {
   isl_rt_inst_t *inst = sub->inst;
-  isl_rt_exchange_t *x = sub->exchange_id ? isl_rt__exchange_find(inst, sub->exchange_id) : NULL;
+  isl_rt_exchange_t *x = sub->owner;
+  uint32_t owner_id = x ? x->id : 0;
   long outer = callback_hops;
   callback_hops = sub->parent_hops;
-  /* the callback runs that request's code, which may set timers */
-  if (sub->parent_hops > inst->busy_hops) inst->busy_hops = sub->parent_hops;
   isl_rt__inst_call(inst, fn, argc, args, x);
   callback_hops = outer;
+  if (owner_id) isl_rt__exchange_check_cpu(inst, owner_id);
   isl_rt_pool_t *pool = inst->pool;
   if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
 }
@@ -153,13 +177,6 @@ static void on_done(isl_fetch_t *f, int err, const char *msg) {
   free(sub);
 }
 
-/* The request a call runs for: the one it was entered for, or the only
- * one in flight. */
-static isl_rt_exchange_t *current_exchange(isl_rt_inst_t *inst) {
-  if (inst->current) return inst->current;
-  return inst->n_exchanges == 1 ? inst->exchanges : NULL;
-}
-
 /* If url is on the request's own host and its route has an origin, the
  * same path on the origin (malloc'd), else NULL. */
 static char *to_origin(const isl_rt_exchange_t *x, const char *url) {
@@ -175,9 +192,9 @@ static char *to_origin(const isl_rt_exchange_t *x, const char *url) {
 
 /* The hops of the request a fetch() is made for (see the top); *sure is
  * 0 when that request cannot be told and this is the deepest guess. */
-static unsigned request_hops(const isl_rt_inst_t *inst, int *sure) {
+static unsigned request_hops(const isl_rt_inst_t *inst, const isl_rt_exchange_t *owner, int *sure) {
   *sure = 1;
-  if (inst->current) return inst->current->hops;
+  if (owner) return owner->hops;
   if (callback_hops >= 0) return (unsigned)callback_hops;
   *sure = 0;
   unsigned hops = inst->busy_hops;
@@ -186,6 +203,11 @@ static unsigned request_hops(const isl_rt_inst_t *inst, int *sure) {
   return hops;
 }
 
+#define NO_REQUEST_MSG                                                                                            \
+  "fetch(): no request in flight: the request this code runs for has finished (its response was sent and no "     \
+  "ctx.waitUntil() keeps it alive) or was cut off, and its outstanding I/O was cancelled. Cannot perform I/O on " \
+  "behalf of a request that is over: do it before responding, or inside ctx.waitUntil()"
+
 static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   *ret = 0;
@@ -193,7 +215,8 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (isl_rt__refuse_in_global_scope(iso)) return ISL_EJS;
   if (!inst->fetch) return isl_iso_throw(iso, "Error", "fetch(): this process has no HTTP client");
   if (argc < 6) return isl_iso_throw(iso, "TypeError", "host.fetchStart: expected 6 arguments");
-  isl_rt_exchange_t *x = current_exchange(inst);
+  isl_rt_exchange_t *x;
+  if (isl_rt__exchange_owner(inst, &x) < 0) return isl_iso_throw(iso, "TypeError", NO_REQUEST_MSG);
   if (x && ++x->subrequests > inst->worker->subrequests) {
     char msg[160];
     snprintf(msg, sizeof(msg), "Too many subrequests: this request already made %u (the limit per request)",
@@ -201,7 +224,7 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
     return isl_iso_throw(iso, "TypeError", msg);
   }
   int sure;
-  unsigned hops = request_hops(inst, &sure);
+  unsigned hops = request_hops(inst, x, &sure);
   if (sure && hops + 1 > ISL_FETCH_MAX_HOPS) {
     char msg[200];
     snprintf(msg, sizeof(msg),
@@ -255,11 +278,30 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   sub->inst = inst;
   sub->parent_hops = hops;
   sub->id = ++inst->next_sub_id;
-  sub->exchange_id = x ? x->id : 0;
+  sub->owner = x;
   sub->next = inst->subs;
   inst->subs = sub;
   inst->n_pending_io++;
   return isl_iso_new_number(iso, sub->id, ret);
+}
+
+/* host.fetchesDropped(): "id,id,..." of the subrequests the host aborted
+ * because their request finished or was cut, since the last call, or "". */
+static int fetches_dropped(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  (void)argc;
+  (void)argv;
+  *ret = 0;
+  isl_rt_inst_t *inst = isl_iso_get_data(iso);
+  if (!inst || !inst->n_dropped_subs) return isl_iso_new_string(iso, "", ret);
+  char *s = malloc((size_t)inst->n_dropped_subs * 11 + 1), *p = s;
+  if (!s) return isl_iso_throw(iso, "Error", "host out of memory");
+  *p = 0;
+  for (unsigned i = 0; i < inst->n_dropped_subs; i++) p += sprintf(p, i ? ",%u" : "%u", inst->dropped_subs[i]);
+  inst->n_dropped_subs = 0;
+  int rc = isl_iso_new_string(iso, s, ret);
+  free(s);
+  return rc;
 }
 
 static isl_rt_sub_t *sub_arg(isl_iso_t *iso, int argc, const isl_val_t *argv) {
@@ -291,5 +333,8 @@ static int fetch_pause(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   return 0;
 }
 
-const isl_rt_host_fn_t isl_rt__fetch_fns[] = {
-    {"fetchStart", fetch_start}, {"fetchAbort", fetch_abort}, {"fetchPause", fetch_pause}, {NULL, NULL}};
+const isl_rt_host_fn_t isl_rt__fetch_fns[] = {{"fetchStart", fetch_start},
+                                              {"fetchAbort", fetch_abort},
+                                              {"fetchPause", fetch_pause},
+                                              {"fetchesDropped", fetches_dropped},
+                                              {NULL, NULL}};

@@ -289,6 +289,7 @@ static void cut_over_limit(isl_rt_inst_t *inst, isl_rt_exchange_t *x) {
            inst->worker->limits.cpu_ms);
   isl_rt__tenant_log(inst->worker, "error", why, strlen(why));
   isl_rt__exchange_fail(x, 503, "Worker exceeded its CPU time limit.\n");
+  isl_rt__exchange_cancel_work(x); /* and its timers and subrequests with it */
 }
 
 static int start_turn(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {

@@ -64,6 +64,12 @@ extern const isl_rt_host_fn_t isl_rt__lazy_fns[];
 void isl_rt__timers_close(isl_rt_inst_t *inst);
 /* Aborts every subrequest of an instance (when it is discarded). */
 void isl_rt__subs_abort(isl_rt_inst_t *inst);
+/* Stops the timers / aborts the subrequests that belong to request x (it
+ * finished or was cut); JS is told their ids on its next timer or fetch()
+ * start (host.timersDropped / host.fetchesDropped), so it can forget them.
+ * Safe inside a call. */
+void isl_rt__timers_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x);
+void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x);
 
 /* ---- worker.c ---------------------------------------------------------------- */
 struct isl_rt_worker_s {
@@ -122,6 +128,13 @@ struct isl_rt_inst_s {
   struct isl_rt_queued_s *queue_head, *queue_tail;
   isl_rt_inst_t *paused_next; /* in its loop's list of paused instances */
   uint64_t background_cpu_ns; /* CPU used with no request in flight, charged to no one's limit */
+  /* host_timers.c: due timers waiting for the loop to poll I/O before they
+   * run, and the ids of dropped timers JS has not been told of. */
+  struct isl_rt_timerq_s *timerq;
+  unsigned timer_nesting; /* while a timer's callback is entered: its nesting level (HTML), else 0 */
+  /* host_fetch.c: ids of cancelled subrequests JS has not been told of */
+  uint32_t *dropped_subs;
+  unsigned n_dropped_subs, cap_dropped_subs;
 };
 
 /* Wraps a clone of the worker's snapshot. */
@@ -189,14 +202,37 @@ struct isl_rt_exchange_s {
   char *host;                   /* the request's Host header, "" if none */
   unsigned subrequests;         /* fetch() calls made for it */
   unsigned hops;                /* hops it arrived with (CDN-Loop); its fetch() calls are hop hops + 1 */
+  int cancelled;                /* its timers and subrequests were cancelled: it may start none */
 };
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
 void isl_rt__exchange_log(isl_rt_exchange_t *x);
 isl_rt_exchange_t *isl_rt__exchange_find(isl_rt_inst_t *inst, uint32_t id);
 /* Answers with `status` and a plain body if nothing was sent yet, else cuts the response. */
 void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body);
-/* Removes x from its instance and frees it (writes the request log line if not yet). */
+/* Removes x from its instance and frees it (writes the request log line if
+ * not yet); its timers and subrequests are cancelled at once. */
 void isl_rt__exchange_finish(isl_rt_exchange_t *x);
+/*
+ * Work after the response follows Workers' rules: every timer and
+ * subrequest belongs to the request whose code started it, that is the
+ * request the current call runs for (inst->current: a timer's or a
+ * subrequest's callback is entered for its owner), and ends with it.
+ * isl_rt__exchange_owner gives the owner of work started now: 0 with
+ * *owner (NULL under `isolde run`, which has no requests), or -1 when the
+ * call runs for no live request (it finished, was cut, or there is none):
+ * no work may start then.
+ */
+int isl_rt__exchange_owner(isl_rt_inst_t *inst, isl_rt_exchange_t **owner);
+/* Stops x's timers, aborts its subrequests and refuses it new ones, as
+ * Workers cancels the outstanding work of a request that finished or was
+ * cut (CPU limit, waitUntil cut-off). Idempotent; safe inside a call. */
+void isl_rt__exchange_cancel_work(isl_rt_exchange_t *x);
+/* After a timer's or a subrequest's callback ran for request `id` (looked
+ * up again: the call may have freed it): a request over its CPU limit,
+ * whether its response was sent or not (waitUntil work keeps its
+ * request's limit), is cut: 503 if nothing was sent, its work cancelled,
+ * and it is let go. */
+void isl_rt__exchange_check_cpu(isl_rt_inst_t *inst, uint32_t id);
 
 /* ---- pool.c ------------------------------------------------------------------- */
 /* The runtime's state on one HTTP loop. */

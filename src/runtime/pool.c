@@ -25,8 +25,11 @@
 #include "runtime/internal.h"
 
 /* Once a second: a response that ended more than ISL_RT_WAIT_UNTIL_MS ago
- * but whose ctx.waitUntil work has not settled is let go, so a promise
- * that never settles cannot pin its isolate for ever. */
+ * but whose ctx.waitUntil work has not settled is let go (its timers and
+ * subrequests cancelled with it), so a promise that never settles cannot
+ * pin its isolate for ever. A request that was cut (its work cancelled,
+ * isl_rt__exchange_cancel_work) and has answered is let go at once:
+ * nothing of its own can run again. */
 static void sweep(uv_timer_t *t) {
   isl_rt_pool_t *p = t->data;
   uint64_t now = isl_rt__now_ns(), limit = (uint64_t)ISL_RT_WAIT_UNTIL_MS * 1000000u;
@@ -34,7 +37,12 @@ static void sweep(uv_timer_t *t) {
     next = i->lru_next;
     for (isl_rt_exchange_t *x = i->exchanges, *xn; x; x = xn) {
       xn = x->next;
-      if (!x->ended || now - x->ended_ns < limit || i->depth) continue;
+      if (!x->ended || i->depth) continue;
+      if (x->cancelled) {
+        isl_rt__exchange_finish(x);
+        continue;
+      }
+      if (now - x->ended_ns < limit) continue;
       char why[600];
       snprintf(why, sizeof(why), "waitUntil work of %s %s was cut off %d s after the response", x->method, x->path,
                ISL_RT_WAIT_UNTIL_MS / 1000);

@@ -30,6 +30,18 @@ function finish(st) {
   if (st.signal && st.onAbort) st.signal.removeEventListener("abort", st.onAbort);
 }
 
+/* Subrequests the host aborted because their request finished or was cut
+ * (src/runtime/host_fetch.c): their promises never settle, as in Workers;
+ * forget their state. */
+function forgetDropped() {
+  const ids = host.fetchesDropped();
+  if (!ids) return;
+  for (const d of ids.split(",")) {
+    const st = inflight.get(Number(d));
+    if (st) finish(st);
+  }
+}
+
 export async function fetch(input, init = undefined) {
   const request = new Request(input, init);
   const { url, method, headers, redirect, signal } = requestParts(request);
@@ -37,6 +49,7 @@ export async function fetch(input, init = undefined) {
   const body = request.body === null ? undefined : await request.arrayBuffer();
   if (signal && signal.aborted) throw signal.reason;
   return new Promise((resolve, reject) => {
+    forgetDropped();
     // Throws (limits, load time) become this promise's rejection.
     const id = host.fetchStart(method, url, headersToText(headers), body, REDIRECT[redirect] ?? 0, 0);
     const st = { id, url, resolve, reject, controller: null, responded: false, paused: false, signal, onAbort: null };

@@ -11,7 +11,11 @@
  *   random(n) -> ArrayBuffer      n bytes from the host's CSPRNG (n <= 65536)
  *   digest(alg, data) -> ArrayBuffer            alg: "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512"
  *   hmac(alg, key, data) -> ArrayBuffer         same algs
- *   timerStart(id, ms), timerStop(id)           the host later calls entry.timer(id)
+ *   timerStart(id, ms) -> bits, timerStop(id)   the host later calls entry.timer(id); bit 1: armed
+ *                                 (0: refused, no live request owns it), bit 2: dropped ids are waiting
+ *   timersDropped() -> "id,id"    timers the host stopped because their request ended
+ *   fetchStart(...) -> id, fetchAbort(id), fetchPause(id, paused)   subrequests (host_fetch.c)
+ *   fetchesDropped() -> "id,id"   subrequests the host aborted because their request ended
  *   respond(reqId, status, statusText, headerText)   headerText: "name: value\n" lines
  *   write(reqId, data: ArrayBuffer) -> n        bytes still queued for the client, -1 once it is gone
  *   pending(reqId) -> n                         the same, without writing

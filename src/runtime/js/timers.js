@@ -7,6 +7,12 @@
  * entry.timer(id) when it is due. Intervals re-arm after their callback
  * unless it cleared them. A callback that throws is reported to the
  * tenant log and the loop goes on.
+ *
+ * A timer belongs to the request whose code set it and ends with it
+ * (src/runtime/host_timers.c): the host drops a timer set when no live
+ * request owns it (timerStart's bit 1 is clear) and cancels a finished
+ * request's timers; it tells us their ids (bit 2, then timersDropped) so
+ * that their entries, and the callbacks they hold, do not stay here.
  */
 import host from "./host.js";
 import entry from "./entry.js";
@@ -33,8 +39,14 @@ function start(what, handler, ms, args, repeat) {
   const id = nextId++;
   const timer = { fn: handler, args, ms: delay(ms), repeat };
   timers.set(id, timer);
-  host.timerStart(id, timer.ms);
+  arm(id, timer.ms);
   return id;
+}
+
+function arm(id, ms) {
+  const r = host.timerStart(id, ms);
+  if (!(r & 1)) timers.delete(id);
+  if (r & 2) for (const d of host.timersDropped().split(",")) timers.delete(Number(d));
 }
 
 function clear(id) {
@@ -67,7 +79,7 @@ entry.timer = (id) => {
   } catch (err) {
     reportError(err);
   }
-  if (timer.repeat && timers.get(id) === timer) host.timerStart(id, timer.ms);
+  if (timer.repeat && timers.get(id) === timer) arm(id, timer.ms);
 };
 
 export function queueMicrotask(callback) {
