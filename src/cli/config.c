@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +39,9 @@ typedef struct {
 static const char *const top_keys[] = {"listen", "threads", "memory_budget_mb", "cache_mb",
                                        "http",   "workers", "routes",           NULL};
 static const char *const listen_keys[] = {"host", "port", NULL};
-static const char *const http_keys[] = {"max_body_mb",          "max_header_kb",   "header_timeout_ms",
-                                        "body_timeout_ms",      "idle_timeout_ms", "max_connections",
-                                        "max_queued_responses", "max_queued_kb",   NULL};
+static const char *const http_keys[] = {
+    "max_body_mb",     "max_header_kb",        "header_timeout_ms", "body_timeout_ms",      "idle_timeout_ms",
+    "max_connections", "max_queued_responses", "max_queued_kb",     "max_tenant_queued_mb", NULL};
 static const char *const worker_keys[] = {"name", "main", "routes", "vars", "secrets", "limits", "allow_origins", NULL};
 static const char *const route_keys[] = {"pattern", "zone_name", "zone_id", "custom_domain", "origin", NULL};
 static const char *const pass_route_keys[] = {"pattern", "origin", NULL};
@@ -571,6 +572,7 @@ static int parse_top(ctx_t *c, const cJSON *root, const char *base_dir, isl_cli_
     if ((rc = get_u32(c, http, "max_connections", 0, 1000000, &out->max_connections)) != 0) return rc;
     if ((rc = get_u32(c, http, "max_queued_responses", 0, 65536, &out->max_queued_responses)) != 0) return rc;
     if ((rc = get_u32(c, http, "max_queued_kb", 0, 1048576, &out->max_queued_kb)) != 0) return rc;
+    if ((rc = get_u32(c, http, "max_tenant_queued_mb", 0, 65536, &out->max_tenant_queued_mb)) != 0) return rc;
     pop(c, mark);
   }
 
@@ -677,6 +679,82 @@ int isl_cli_config_load(const char *path, isl_cli_config_t *out, isl_err_t *err)
     free(dir);
   }
   free(buf);
+  return rc;
+}
+
+/* ---- module folders ------------------------------------------------------------------ */
+
+typedef struct {
+  char *root; /* the realpath of main's folder, with a trailing "/" */
+  char *main; /* the realpath of main */
+  size_t index;
+} root_t;
+
+static int root_cmp(const void *a, const void *b) {
+  const root_t *x = a, *y = b;
+  int c = strcmp(x->root, y->root);
+  return c ? c : strcmp(x->main, y->main);
+}
+
+/* The folder without its trailing "/" (but "/" itself), for messages. */
+static const char *folder_of(const root_t *r, char *buf, size_t size) {
+  size_t n = strlen(r->root);
+  if (n > 1) n--;
+  snprintf(buf, size, "%.*s", (int)n, r->root);
+  return buf;
+}
+
+int isl_cli_config_check_roots(const isl_cli_config_t *c, const char *path_for_messages, isl_err_t *err) {
+  const char *file = path_for_messages ? path_for_messages : "config";
+  if (c->n_workers < 2) return 0;
+  root_t *roots = calloc(c->n_workers, sizeof(*roots));
+  if (!roots) return isl_err_set(err, ISL_ENOMEM, "%s: out of memory", file);
+  size_t n = 0;
+  int rc = 0;
+  for (size_t i = 0; i < c->n_workers && rc == 0; i++) {
+    char real[PATH_MAX];
+    /* A main that does not resolve cannot load (the worker's own realpath
+     * fails the same way), so it reads no module either. */
+    if (!realpath(c->workers[i].main, real)) continue;
+    char *slash = strrchr(real, '/');
+    size_t dl = slash ? (size_t)(slash - real) + 1 : 0;
+    roots[n].index = i;
+    roots[n].main = strdup(real);
+    roots[n].root = strndup(real, dl);
+    if (!roots[n].main || !roots[n].root) {
+      free(roots[n].main);
+      free(roots[n].root);
+      rc = isl_err_set(err, ISL_ENOMEM, "%s: out of memory", file);
+      break;
+    }
+    n++;
+  }
+  /* With a trailing "/" on each, a folder is inside another exactly when
+   * the other is its prefix, and sorted, the folders that start with a
+   * given one follow it: comparing neighbours finds every overlap. */
+  if (rc == 0) qsort(roots, n, sizeof(*roots), root_cmp);
+  for (size_t k = 0; rc == 0 && k + 1 < n; k++) {
+    const root_t *a = &roots[k], *b = &roots[k + 1];
+    if (strncmp(a->root, b->root, strlen(a->root)) != 0) continue;
+    if (strcmp(a->root, b->root) == 0 && strcmp(a->main, b->main) == 0) continue; /* one script, twice */
+    if (a->index > b->index) {
+      const root_t *t = a;
+      a = b;
+      b = t;
+    }
+    char fa[PATH_MAX], fb[PATH_MAX];
+    rc = isl_err_set(err, ISL_EINVAL,
+                     "%s: workers \"%s\" and \"%s\" have overlapping module folders, %s and %s (the same folder, or "
+                     "one inside the other), so each could import() the other's files: give each worker a folder "
+                     "of its own",
+                     file, c->workers[a->index].name, c->workers[b->index].name, folder_of(a, fa, sizeof(fa)),
+                     folder_of(b, fb, sizeof(fb)));
+  }
+  for (size_t k = 0; k < n; k++) {
+    free(roots[k].root);
+    free(roots[k].main);
+  }
+  free(roots);
   return rc;
 }
 

@@ -34,10 +34,19 @@
 //   http.max_connections     0..1000000
 //   http.max_queued_responses 0..65536  answers a connection may have waiting to
 //                            be written before it is read no further (16)
-//   http.max_queued_kb       0..1048576 bytes of them, in KiB (1024)
+//   http.max_queued_kb       0..1048576 bytes of them, in KiB (1024); a streamed
+//                            response waits while its connection holds this much
+//   http.max_tenant_queued_mb 0..65536 response bytes, in MiB, the host may hold
+//                            queued for one tenant's clients, over all its
+//                            connections; at this many its writes wait (32)
 //   name                     [A-Za-z0-9_-]{1,63}, unique
 //   main                     the script, relative to the config file's folder
-//                            (its existence is not checked here)
+//                            (its existence is not checked here). Its folder is
+//                            the worker's module root: import() reaches files
+//                            there and below, nothing else. No two workers'
+//                            roots may be the same or one inside the other,
+//                            unless both name the same script
+//                            (isl_cli_config_check_roots)
 //   routes                   Workers route patterns (see runtime/router.h), as
 //                            strings or {"pattern": ...}; "zone_name" and
 //                            "zone_id" are accepted and ignored, and
@@ -101,6 +110,7 @@ typedef struct {
   uint32_t max_body_mb, max_header_kb, header_timeout_ms, body_timeout_ms, idle_timeout_ms,
       max_connections;                          /* 0 = default */
   uint32_t max_queued_responses, max_queued_kb; /* per connection; 0 = default */
+  uint32_t max_tenant_queued_mb;                /* per tenant, all its connections; 0 = default */
   isl_cli_worker_conf_t *workers;
   size_t n_workers;
   uint32_t cache_mb;    /* the Cache API's memory cap, all tenants; 0 = default */
@@ -124,6 +134,19 @@ int isl_cli_config_load(const char *path, isl_cli_config_t *out, isl_err_t *err)
  */
 int isl_cli_config_parse(const char *json, size_t len, const char *path_for_messages, const char *base_dir,
                          isl_cli_config_t *out, isl_err_t *err);
+
+/*
+ * Refuses (ISL_EINVAL, naming both workers and both folders) a config in
+ * which two workers' module roots overlap: the realpaths of the folders of
+ * their main scripts are the same, or one is inside the other, so that
+ * one tenant could import() the other's files. Two workers whose mains are
+ * the very same file (one script under two names) may share a root. A
+ * main that does not resolve is skipped: that worker cannot load. Unlike
+ * parse and load, this reads the file system (realpath), so it is a step
+ * of its own, which `isolde serve` takes right after loading; parse stays
+ * a pure function of the text. O(n log n) in the number of workers.
+ */
+int isl_cli_config_check_roots(const isl_cli_config_t *c, const char *path_for_messages, isl_err_t *err);
 
 /* Frees what parse or load put in c and zeroes it; a zeroed c is allowed. */
 void isl_cli_config_free(isl_cli_config_t *c);

@@ -218,6 +218,11 @@ int isl_cli_serve(int argc, char **argv) {
     fprintf(stderr, "isolde: %s\n", err.msg);
     return 1;
   }
+  if (isl_cli_config_check_roots(&cfg, path, &err) < 0) {
+    fprintf(stderr, "isolde: %s\n", err.msg);
+    isl_cli_config_free(&cfg);
+    return 1;
+  }
   if (open_base() < 0) {
     isl_cli_config_free(&cfg);
     return 1;
@@ -271,7 +276,8 @@ int isl_cli_serve(int argc, char **argv) {
                           .idle_timeout_ms = cfg.idle_timeout_ms,
                           .max_connections = cfg.max_connections,
                           .max_queued_responses = cfg.max_queued_responses,
-                          .max_pending_output = (size_t)cfg.max_queued_kb << 10};
+                          .max_pending_output = (size_t)cfg.max_queued_kb << 10,
+                          .max_account_output = (size_t)cfg.max_tenant_queued_mb << 20};
   printf("isolde: %zu of %zu workers loaded\n", loaded, cfg.n_workers);
   status = serve(rt, &hc);
   goto out;

@@ -23,7 +23,10 @@
  * read (a pipeline sent and never read), the parser stays paused and reading
  * stops (out_blocked) until the write callbacks see both drained to half.
  * Writes go out with uv_try_write first, so only what the socket refuses is
- * queued and counted.
+ * queued and counted. A queued block of a request charged to an account
+ * (a tenant, isl_http_req_set_account) is counted there too, whole, until
+ * its write callback (or its cancellation) comes; isl_http_req_write_state
+ * tells the handler to wait while the connection or the account is full.
  *
  * The Host header and the request target are checked before the handler
  * sees a request (check_host_and_target): one Host, exactly host[:port],
@@ -218,8 +221,10 @@ static void read_stop(isl_http_conn_t *c) {
 typedef struct {
   uv_write_t w;
   isl_http_conn_t *c;
-  isl_http_reqi_t *r; /* NULL for canned responses */
-  size_t len;
+  isl_http_reqi_t *r;       /* NULL for canned responses */
+  isl_http_account_t *acct; /* charged acct_len bytes while queued, or NULL */
+  size_t len;               /* bytes still to write */
+  size_t acct_len;          /* the whole block: what the host holds */
   char data[];
 } wblock_t;
 
@@ -233,6 +238,7 @@ static void on_write(uv_write_t *w, int status) {
   isl_http_reqi_t *r = b->r;
   c->writes--;
   c->pending_bytes -= b->len;
+  if (b->acct) atomic_fetch_sub(&b->acct->bytes, b->acct_len);
   free(b);
   if (r) {
     r->writes--;
@@ -294,6 +300,7 @@ static void conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, wblock_t *b, size_
   }
   b->c = c;
   b->r = r;
+  b->acct = NULL;
   b->len = len - done;
   buf = uv_buf_init(b->data + done, (unsigned)(len - done));
   if (uv_write(&b->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
@@ -304,6 +311,13 @@ static void conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, wblock_t *b, size_
   c->writes++;
   c->pending_bytes += len - done;
   if (r) r->writes++;
+  /* The account is charged the whole block: the host holds all of it
+   * until the socket has taken the rest. */
+  if (r && r->acct) {
+    b->acct = r->acct;
+    b->acct_len = len;
+    atomic_fetch_add(&b->acct->bytes, len);
+  }
 }
 
 static void conn_send_copy(isl_http_conn_t *c, const char *s, size_t len) {
@@ -1286,6 +1300,23 @@ int isl_http_req_aborted(const isl_http_req_t *req) {
 size_t isl_http_req_pending_bytes(const isl_http_req_t *req) {
   const isl_http_reqi_t *r = CREQI(req);
   return r->conn && !r->aborted ? r->conn->pending_bytes : 0;
+}
+
+int isl_http_req_set_account(isl_http_req_t *req, const void *owner) {
+  isl_http_reqi_t *r = REQI(req);
+  if (r->res != ISL_HTTP_RES_NONE) return ISL_EINVAL;
+  r->acct = owner ? isl_http__account(r->loop->srv, owner) : NULL;
+  return 0;
+}
+
+int isl_http_req_write_state(const isl_http_req_t *req) {
+  const isl_http_reqi_t *r = CREQI(req);
+  const isl_http_conn_t *c = r->conn;
+  if (!c || r->aborted || c->state == ISL_HTTP_CONN_CLOSED || c->shut || c->doomed) return -1;
+  const isl_http_config_t *cfg = &r->loop->srv->cfg;
+  if (c->pending_bytes >= cfg->max_pending_output) return 1;
+  if (r->acct && atomic_load(&r->acct->bytes) >= cfg->max_account_output) return 1;
+  return 0;
 }
 
 /* ---- responses --------------------------------------------------------------------------- */

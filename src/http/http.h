@@ -87,6 +87,15 @@
 #ifndef ISL_HTTP_MAX_PENDING_OUTPUT
 #define ISL_HTTP_MAX_PENDING_OUTPUT (1u << 20)
 #endif
+/* Output queued per account (a tenant: every request a handler charged to
+ * one owner, isl_http_req_set_account), over all its connections and
+ * loops: the response bytes the server holds that the sockets have not
+ * taken. At this many, isl_http_req_write_state tells the account's
+ * writers to wait, so that a tenant with many clients that do not read
+ * cannot make the host hold max_pending_output on each of them. */
+#ifndef ISL_HTTP_MAX_ACCOUNT_OUTPUT
+#define ISL_HTTP_MAX_ACCOUNT_OUTPUT (32u << 20)
+#endif
 
 typedef struct isl_http_server_s isl_http_server_t;
 typedef struct isl_http_loop_s isl_http_loop_t; /* one event loop thread */
@@ -125,6 +134,10 @@ typedef struct {
    * ISL_HTTP_MAX_PENDING_OUTPUT). */
   uint32_t max_queued_responses;
   size_t max_pending_output;
+  /* Per account (tenant), over all connections and loops: response bytes
+   * queued at which its writers are told to wait; 0 = default
+   * (ISL_HTTP_MAX_ACCOUNT_OUTPUT). */
+  size_t max_account_output;
 } isl_http_config_t;
 
 typedef struct {
@@ -222,6 +235,22 @@ void isl_http_req_release(isl_http_req_t *req);
 size_t isl_http_req_pending_bytes(const isl_http_req_t *req);
 /* 1 after on_abort (or when the connection is gone), else 0. */
 int isl_http_req_aborted(const isl_http_req_t *req);
+
+/* Output accounts. Charges req's response bytes (from isl_http_res_start
+ * on, so call it first) to the account of `owner`, an opaque key (the
+ * runtime passes the tenant's worker), made on first use and kept until
+ * the server is freed. Thread-safe: the same owner on any loop is the same
+ * account. Returns 0, or ISL_EINVAL once the response has started. */
+int isl_http_req_set_account(isl_http_req_t *req, const void *owner);
+/* Response bytes the server holds for owner's account that the sockets
+ * have not taken yet (0 for an owner never charged). Any thread. */
+size_t isl_http_server_account_bytes(isl_http_server_t *s, const void *owner);
+/* Whether a streaming handler should write now: 0 yes; 1 wait (the
+ * connection holds max_pending_output bytes or more that its socket has not
+ * taken, or req's account holds max_account_output or more), and ask again
+ * later; -1 the client is gone (aborted or closed). The server never
+ * refuses a write: pacing is the handler's, and this is what it paces by. */
+int isl_http_req_write_state(const isl_http_req_t *req);
 
 /* ---- responses ----------------------------------------------------------------
  * All return 0, ISL_EINVAL on misuse (wrong order, bad status, more bytes

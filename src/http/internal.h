@@ -15,6 +15,7 @@
 typedef struct isl_http_conn_s isl_http_conn_t;
 typedef struct isl_http_loopi_s isl_http_loopi_t;
 typedef struct isl_http_reqi_s isl_http_reqi_t;
+typedef struct isl_http_account_s isl_http_account_t;
 
 /* ---- server.c ------------------------------------------------------------------ */
 struct isl_http_server_s {
@@ -27,7 +28,24 @@ struct isl_http_server_s {
   int ran;             /* run was called */
   atomic_int stopping; /* stop was called */
   atomic_uint n_conns; /* open connections over all loops (not counting 503 rejects) */
+  /* Output accounts (isl_http_req_set_account): an open-addressing table
+   * keyed by owner, shared by the loops under acct_lock; each account is
+   * its own allocation, so pointers to it stay valid as the table grows. */
+  uv_mutex_t acct_lock;
+  int acct_lock_ok;
+  isl_http_account_t **accts;
+  size_t n_accts, cap_accts;
 };
+
+/* An output account: response bytes of its requests queued in libuv
+ * (conn.c adds in conn_send, subtracts in on_write). */
+struct isl_http_account_s {
+  const void *owner;
+  atomic_size_t bytes;
+};
+
+/* The account of owner, made on first use; NULL only if out of memory. */
+isl_http_account_t *isl_http__account(isl_http_server_t *s, const void *owner);
 
 struct isl_http_loopi_s {
   isl_http_loop_t pub; /* first: isl_http_loop_t * <-> isl_http_loopi_t * */
@@ -153,8 +171,9 @@ struct isl_http_reqi_s {
   int close_delimited;
   int64_t res_length; /* declared Content-Length, -1 chunked/close-delimited */
   uint64_t res_written;
-  size_t writes;  /* uv_write requests in flight carrying this request's bytes */
-  int out_queued; /* counted in conn->answers_queued: ended, writes still in flight */
+  isl_http_account_t *acct; /* charged for this response's queued bytes, or NULL */
+  size_t writes;            /* uv_write requests in flight carrying this request's bytes */
+  int out_queued;           /* counted in conn->answers_queued: ended, writes still in flight */
 };
 
 /* Accepts one connection from l->listener. */

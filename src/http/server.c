@@ -56,6 +56,7 @@ static void fill_defaults(isl_http_config_t *c) {
   if (c->drain_timeout_ms == 0) c->drain_timeout_ms = ISL_HTTP_DRAIN_TIMEOUT_MS;
   if (c->max_queued_responses == 0) c->max_queued_responses = ISL_HTTP_MAX_QUEUED_RESPONSES;
   if (c->max_pending_output == 0) c->max_pending_output = ISL_HTTP_MAX_PENDING_OUTPUT;
+  if (c->max_account_output == 0) c->max_account_output = ISL_HTTP_MAX_ACCOUNT_OUTPUT;
 }
 
 /* "127.0.0.1:8787" or "[::1]:8787" */
@@ -209,6 +210,8 @@ int isl_http_server_new(const isl_http_config_t *cfg, const isl_http_handler_t *
   s->h = *h;
   atomic_init(&s->stopping, 0);
   atomic_init(&s->n_conns, 0);
+  if (uv_mutex_init(&s->acct_lock) != 0) abort();
+  s->acct_lock_ok = 1;
   s->n_loops = c.threads;
   s->loops = xcalloc(s->n_loops, sizeof(*s->loops));
   int rc = 0;
@@ -303,7 +306,58 @@ void isl_http_server_free(isl_http_server_t *s) {
   if (!s) return;
   for (unsigned i = 0; i < s->n_loops; i++) loop_teardown(&s->loops[i]);
   free(s->loops);
+  for (size_t i = 0; i < s->cap_accts; i++) free(s->accts[i]);
+  free(s->accts);
+  if (s->acct_lock_ok) uv_mutex_destroy(&s->acct_lock);
   free(s);
+}
+
+/* ---- output accounts ------------------------------------------------------------ */
+
+static size_t acct_slot(const void *owner, size_t cap) {
+  uint64_t h = (uint64_t)(uintptr_t)owner * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The slot of owner in s->accts (its account, or the empty slot it would
+ * take). cap is a power of two, never full. */
+static isl_http_account_t **acct_find(isl_http_account_t **t, size_t cap, const void *owner) {
+  size_t i = acct_slot(owner, cap);
+  while (t[i] && t[i]->owner != owner) i = (i + 1) & (cap - 1);
+  return &t[i];
+}
+
+isl_http_account_t *isl_http__account(isl_http_server_t *s, const void *owner) {
+  uv_mutex_lock(&s->acct_lock);
+  isl_http_account_t *a = s->cap_accts ? *acct_find(s->accts, s->cap_accts, owner) : NULL;
+  if (!a) {
+    if ((s->n_accts + 1) * 2 > s->cap_accts) { /* keep the table at most half full */
+      size_t cap = s->cap_accts ? s->cap_accts * 2 : 64;
+      isl_http_account_t **t = calloc(cap, sizeof(*t));
+      if (!t) goto out;
+      for (size_t i = 0; i < s->cap_accts; i++)
+        if (s->accts[i]) *acct_find(t, cap, s->accts[i]->owner) = s->accts[i];
+      free(s->accts);
+      s->accts = t;
+      s->cap_accts = cap;
+    }
+    a = calloc(1, sizeof(*a));
+    if (!a) goto out;
+    a->owner = owner;
+    atomic_init(&a->bytes, 0);
+    *acct_find(s->accts, s->cap_accts, owner) = a;
+    s->n_accts++;
+  }
+out:
+  uv_mutex_unlock(&s->acct_lock);
+  return a;
+}
+
+size_t isl_http_server_account_bytes(isl_http_server_t *s, const void *owner) {
+  uv_mutex_lock(&s->acct_lock);
+  isl_http_account_t *a = s->cap_accts ? *acct_find(s->accts, s->cap_accts, owner) : NULL;
+  uv_mutex_unlock(&s->acct_lock);
+  return a ? atomic_load(&a->bytes) : 0;
 }
 
 uv_loop_t *isl_http_loop_uv(isl_http_loop_t *loop) {

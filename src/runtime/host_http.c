@@ -59,40 +59,51 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
     hdrs[n++] = hdrs[i];
   }
   x->status = status;
-  if (x->req) isl_http_res_start(x->req, status, reason && reason[0] ? reason : NULL, hdrs, n, length);
+  if (x->req) {
+    /* The response's queued bytes count against its tenant's bound. */
+    isl_http_req_set_account(x->req, x->inst->worker);
+    isl_http_res_start(x->req, status, reason && reason[0] ? reason : NULL, hdrs, n, length);
+  }
   free(reason);
   free(text);
   return 0;
 }
 
-/* What is still queued for the client, or -1 once it is gone: dispatch.js
- * waits while a streamed body has more than a little queued, so that a
- * slow client cannot make the host buffer a whole body. */
-static double pending_or_gone(isl_rt_exchange_t *x) {
-  if (!x || !x->req || x->ended || isl_http_req_aborted(x->req)) return -1;
-  return (double)isl_http_req_pending_bytes(x->req);
+/* Whether dispatch.js may write now: 0 yes, 1 wait and ask again (the
+ * connection, or the tenant over all its connections, holds as many bytes
+ * queued for slow clients as it may), -1 the client is gone. So a slow
+ * client, or many, make the tenant's writes wait instead of the host
+ * buffering its bodies; other tenants' writes are not held up. */
+static int write_state(isl_rt_exchange_t *x) {
+  if (!x || !x->req || x->ended) return -1;
+  return isl_http_req_write_state(x->req);
 }
 
+/* host.write(id, buffer): writes the buffer, whole, only if write_state
+ * says 0 and returns 0; else returns the state (1: not written, try again
+ * later; -1: gone) without copying anything. dispatch.js hands it at most
+ * 64 KiB at a time, so what a tenant gets past its bound is a piece per
+ * loop thread. */
 static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
-  if (x && x->req && x->status && !x->ended && argc >= 2) {
+  int state = x && x->status && argc >= 2 ? write_state(x) : -1;
+  if (state == 0) {
     uint64_t t0 = isl_rt__thread_cpu_ns();
     uint8_t *buf;
     size_t len;
     if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0)
       return isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
-    int rc = isl_http_res_write(x->req, buf, len);
+    if (isl_http_res_write(x->req, buf, len) < 0) state = -1;
     free(buf);
     x->inst->io_ns += isl_rt__thread_cpu_ns() - t0;
-    if (rc < 0) return isl_iso_new_number(iso, -1, ret);
   }
-  return isl_iso_new_number(iso, pending_or_gone(x), ret);
+  return isl_iso_new_number(iso, state, ret);
 }
 
 static int http_pending(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
-  return isl_iso_new_number(iso, pending_or_gone(exchange_arg(iso, argc, argv)), ret);
+  return isl_iso_new_number(iso, write_state(exchange_arg(iso, argc, argv)), ret);
 }
 
 static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/config.h"
@@ -24,7 +25,8 @@ TEST(config_full_reads_every_field) {
       "  \"memory_budget_mb\": 512,\n"
       "  \"http\": { \"max_body_mb\": 100, \"max_header_kb\": 32, \"header_timeout_ms\": 10000,\n"
       "            \"body_timeout_ms\": 7000,\n"
-      "            \"idle_timeout_ms\": 60000, \"max_connections\": 10000 },\n"
+      "            \"idle_timeout_ms\": 60000, \"max_connections\": 10000, \"max_queued_responses\": 8,\n"
+      "            \"max_queued_kb\": 512, \"max_tenant_queued_mb\": 24 },\n"
       "  \"workers\": [\n"
       "    { \"name\": \"api\", \"main\": \"api/worker.js\",\n"
       "      \"routes\": [\"api.example.com/*\", {\"pattern\": \"example.com/api/*\", \"zone_name\": "
@@ -50,6 +52,9 @@ TEST(config_full_reads_every_field) {
   CHECK_EQ_INT(c.body_timeout_ms, 7000);
   CHECK_EQ_INT(c.idle_timeout_ms, 60000);
   CHECK_EQ_INT(c.max_connections, 10000);
+  CHECK_EQ_INT(c.max_queued_responses, 8);
+  CHECK_EQ_INT(c.max_queued_kb, 512);
+  CHECK_EQ_INT(c.max_tenant_queued_mb, 24);
   CHECK_EQ_INT(c.n_workers, 2);
 
   const isl_cli_worker_conf_t *w = &c.workers[0];
@@ -392,4 +397,89 @@ TEST(config_cli_vars_to_json) {
   char *digit[] = {"1A=1"};
   CHECK_EQ_INT(isl_cli_vars_to_json(digit, 1, &json, &err), ISL_EINVAL);
   CHECK(json == NULL);
+}
+
+/* Writes an empty file at dir/rel, making its folder. */
+static int touch(const char *dir, const char *rel) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, rel);
+  for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+    *p = 0;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  FILE *f = fopen(path, "w");
+  return f && fclose(f) == 0 ? 0 : -1;
+}
+
+/* check_roots on workers whose mains are dir/mains[i]: the rc, err filled. */
+static int roots_of(const char *dir, const char *const *mains, size_t n, isl_err_t *err) {
+  isl_cli_config_t c = {0};
+  c.workers = calloc(n, sizeof(*c.workers));
+  if (!c.workers) return -1;
+  c.n_workers = n;
+  for (size_t i = 0; i < n; i++) {
+    char name[32], path[512];
+    snprintf(name, sizeof(name), "w%zu", i);
+    snprintf(path, sizeof(path), "%s/%s", dir, mains[i]);
+    c.workers[i].name = strdup(name);
+    c.workers[i].main = strdup(path);
+  }
+  int rc = isl_cli_config_check_roots(&c, "isolde.json", err);
+  isl_cli_config_free(&c);
+  return rc;
+}
+
+TEST(config_check_roots_refuses_overlapping_module_folders) {
+  char dir[] = "/tmp/isolde-roots-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char *files[] = {"a/w.js", "a/v.js", "ab/w.js", "a-b/w.js", "a/sub/w.js", "c/w.js"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) CHECK(touch(dir, files[i]) == 0);
+  isl_err_t err = {0};
+  char want[1024];
+
+  /* Siblings, also with names that share a prefix; a missing main is
+   * skipped (that worker cannot load); one script twice is allowed. */
+  const char *ok[] = {"a/w.js", "ab/w.js", "a-b/w.js", "c/w.js", "a/missing/x.js", "a/w.js"};
+  CHECK_MSG(roots_of(dir, ok, 6, &err) == 0, "%s", err.msg);
+
+  /* Same folder, another script: named in the config's order. */
+  const char *same[] = {"c/w.js", "a/v.js", "ab/w.js", "a/w.js"};
+  CHECK_EQ_INT(roots_of(dir, same, 4, &err), ISL_EINVAL);
+  snprintf(want, sizeof(want),
+           "isolde.json: workers \"w1\" and \"w3\" have overlapping module folders, %s/a and %s/a (the same folder, "
+           "or one inside the other), so each could import() the other's files: give each worker a folder of its own",
+           dir, dir);
+  CHECK_EQ_STR(err.msg, want);
+
+  /* Nested, with other folders sorting between them ("a-b" < "a/"), and
+   * one script twice that is itself inside another's folder. */
+  const char *nested[] = {"a/sub/w.js", "a-b/w.js", "ab/w.js", "a/w.js"};
+  CHECK_EQ_INT(roots_of(dir, nested, 4, &err), ISL_EINVAL);
+  CHECK_MSG(strstr(err.msg, "workers \"w0\" and \"w3\""), "%s", err.msg);
+  snprintf(want, sizeof(want), "%s/a/sub and %s/a (", dir, dir);
+  CHECK_MSG(strstr(err.msg, want), "%s", err.msg);
+  const char *twice_nested[] = {"a/w.js", "a/w.js", "a/sub/w.js"};
+  CHECK_EQ_INT(roots_of(dir, twice_nested, 3, &err), ISL_EINVAL);
+  CHECK_MSG(strstr(err.msg, "and \"w2\""), "%s", err.msg);
+
+  /* Many tenants: 2,000 folders in no order, then one more inside one. */
+  enum { N = 2000 };
+  static char names[N + 1][32];
+  const char *many[N + 1];
+  for (size_t i = 0; i < N; i++) {
+    snprintf(names[i], sizeof(names[i]), "t/%zu/w.js", (i * 7919) % N);
+    many[i] = names[i];
+  }
+  for (size_t i = 0; i < N; i++) CHECK(touch(dir, names[i]) == 0);
+  CHECK_MSG(roots_of(dir, many, N, &err) == 0, "%s", err.msg);
+  snprintf(names[N], sizeof(names[N]), "t/1234/x/w.js");
+  CHECK(touch(dir, names[N]) == 0);
+  many[N] = names[N];
+  CHECK_EQ_INT(roots_of(dir, many, N + 1, &err), ISL_EINVAL);
+  CHECK_MSG(strstr(err.msg, "and \"w2000\""), "%s", err.msg);
+
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
 }

@@ -663,7 +663,10 @@ TEST(fetch_free_client_with_fetches_in_flight) {
   run_for(&x, 100);
   CHECK(r[5].total > 0);
   int seen = 0;
-  for (int i = 0; i < 6; i++) seen += r[i].dones;
+  for (int i = 0; i < 6; i++) {
+    seen += r[i].dones;
+    if (r[i].dones) fprintf(stderr, "  fetch %d ended early: err %d %s\n", i, r[i].err, r[i].msg);
+  }
   CHECK_EQ_INT(seen, 0);
   /* fx_stop frees the client with all six in flight */
   for (int i = 0; i < 6; i++) rec_free(&r[i]);

@@ -1,7 +1,7 @@
 /*
  * test_cache_served.c - the Cache API end to end: tests/runtime/js/
  * cache_api.js through `isolde run`, and `isolde serve` with two tenants
- * running the same worker (tests/runtime/workers/cache_tenant.js) over
+ * running the same worker (tests/runtime/workers/cache_tenant/cache_tenant.js) over
  * real sockets, to show that the tenant part of a cache key comes from the
  * host: B's match of a URL A stored misses, A's hits, and the entries
  * outlive the isolates that stored them.
@@ -49,7 +49,7 @@ TEST(cache_tenants_are_separate_when_served) {
   test_server_t s = {0};
   CHECK(test_server_dir(&s) == 0);
   char worker[PATH_MAX];
-  CHECK(realpath("tests/runtime/workers/cache_tenant.js", worker) != NULL);
+  CHECK(realpath("tests/runtime/workers/cache_tenant/cache_tenant.js", worker) != NULL);
   char cfg[3 * PATH_MAX];
   /* A small budget, so an isolate that grew is evicted after its request.
    * Alice's /grow touches 32 MiB (a page at a time, a few ms of CPU on an

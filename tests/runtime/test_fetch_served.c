@@ -1,7 +1,7 @@
 /*
  * test_fetch_served.c - fetch() from a served worker against a real
- * origin: an `isolde dev` of tests/runtime/workers/origin.js on loopback,
- * reached by tests/runtime/workers/fetcher.js under `isolde serve`, whose
+ * origin: an `isolde dev` of tests/runtime/workers/origin/origin.js on loopback,
+ * reached by tests/runtime/workers/fetcher/fetcher.js under `isolde serve`, whose
  * config allows that one origin.
  */
 #include <limits.h>
@@ -21,9 +21,11 @@ typedef struct {
 static int start(fetch_env_t *e) {
   char path[PATH_MAX], path2[PATH_MAX];
   /* The origin streams up to 100 MB from JS: more than a request's 50 ms. */
-  const char *o_args[] = {
-      "dev", realpath("tests/runtime/workers/origin.js", path), "--port", "0", "--threads", "1", "--cpu-ms", "10000",
-      NULL};
+  const char *o_args[] = {"dev",       realpath("tests/runtime/workers/origin/origin.js", path),
+                          "--port",    "0",
+                          "--threads", "1",
+                          "--cpu-ms",  "10000",
+                          NULL};
   if (!o_args[1] || test_server_start(&e->origin, o_args) != 0) return -1;
   if (test_server_dir(&e->edge) < 0) return -1;
   /* CPU per request, measured on an idle machine: the fetcher's /big takes
@@ -36,8 +38,8 @@ static int start(fetch_env_t *e) {
            "\"routes\": [\"edge.test/*\"], \"limits\": {\"cpu_ms\": 20000}}, "
            "{\"name\": \"guard\", \"main\": \"%s\", \"routes\": [{\"pattern\": \"guard.test/*\", "
            "\"origin\": \"http://127.0.0.1:%d\"}], \"limits\": {\"cpu_ms\": 1000}}]}",
-           realpath("tests/runtime/workers/fetcher.js", path), e->origin.port, e->origin.port,
-           realpath("tests/runtime/workers/guard.js", path2), e->origin.port);
+           realpath("tests/runtime/workers/fetcher/fetcher.js", path), e->origin.port, e->origin.port,
+           realpath("tests/runtime/workers/guard/guard.js", path2), e->origin.port);
   return test_server_serve_config(&e->edge, cfg);
 }
 
@@ -170,7 +172,7 @@ TEST(fetch_dev_allow_origin_opens_a_private_origin) {
   char path[PATH_MAX], origin[64], var[96];
   snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", e.origin.port);
   snprintf(var, sizeof(var), "ORIGIN=%s", origin);
-  const char *fetcher = realpath("tests/runtime/workers/fetcher.js", path);
+  const char *fetcher = realpath("tests/runtime/workers/fetcher/fetcher.js", path);
   CHECK(fetcher != NULL);
   test_server_t closed = {0}, open = {0};
   /* A first fetch: 3-10 ms of CPU on an idle machine (with libcurl's

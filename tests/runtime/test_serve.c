@@ -16,13 +16,16 @@
 #include "runtime/server_proc.h"
 #include "test.h"
 
-/* An absolute path to a test worker; a static buffer per call site slot. */
+/* An absolute path to a test worker; a static buffer per call site slot.
+ * Each worker has a folder of its own (tenants' module folders may not
+ * overlap): "api.js" is tests/runtime/workers/api/api.js. */
 static const char *worker_path(const char *name) {
   static char paths[4][PATH_MAX];
   static int next;
   char *path = paths[next++ % 4];
   char rel[256];
-  snprintf(rel, sizeof(rel), "tests/runtime/workers/%s", name);
+  const char *dot = strrchr(name, '.');
+  snprintf(rel, sizeof(rel), "tests/runtime/workers/%.*s/%s", (int)(dot ? dot - name : (long)strlen(name)), name, name);
   if (!realpath(rel, path)) snprintf(path, PATH_MAX, "%s", rel);
   return path;
 }
@@ -136,7 +139,8 @@ TEST(serve_tenant_cannot_reach_host_files_or_internals) {
   CHECK_EQ_INT(r.status, 200);
   const char *want[] = {"\"../../../../../../etc/passwd\":\"ReferenceError\"",
                         "\"/etc/passwd\":\"ReferenceError\"",
-                        "\"./lib/../../test_serve.c\":\"ReferenceError\"",
+                        "\"./lib/../../../test_serve.c\":\"ReferenceError\"",
+                        "\"../site/site.js\":\"ReferenceError\"",
                         "\"./lib/counter.js\":\"imported\"",
                         "\"host\":\"undefined\"",
                         "\"entry\":\"undefined\"",

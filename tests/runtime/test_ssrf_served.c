@@ -97,8 +97,10 @@ static int start(env_t *e, int v4_allowed) {
   ssrf_local_addrs(&e->addrs);
   if (test_server_dir(&e->edge) < 0) return -1;
   char pass[512], probe[512], allow[256] = "";
-  snprintf(pass, sizeof pass, "%s", test_server_write(&e->edge, "pass.js", pass_js));
-  snprintf(probe, sizeof probe, "%s", test_server_write(&e->edge, "probe.js", probe_js));
+  /* A folder each: tenants' module folders may not overlap ("opened"
+   * runs probe's very script, which is allowed). */
+  snprintf(pass, sizeof pass, "%s", test_server_write(&e->edge, "pass/pass.js", pass_js));
+  snprintf(probe, sizeof probe, "%s", test_server_write(&e->edge, "probe/probe.js", probe_js));
   if (v4_allowed && e->addrs.v4[0]) snprintf(allow, sizeof allow, "\"http://%s:%d\"", e->addrs.v4, e->inner.port);
   char cfg[4096];
   /* 2 s of CPU per request: a first fetch() takes 3-10 ms on an idle

@@ -137,16 +137,20 @@ TEST(startup_top_level_code_runs_under_the_startup_limit) {
 
   /* In a config: the spinning tenant fails to load with that reason and
    * answers 503, its neighbour (limits.startup_ms raised for its own slow
-   * start) serves. */
-  test_server_write(&s, "slow.js",
+   * start) serves. Each has a folder of its own: tenants' module folders
+   * may not overlap. */
+  test_server_write(&s, "spin/spin.js",
+                    "while (true) {}\n"
+                    "export default { fetch() { return new Response('never'); } };\n");
+  test_server_write(&s, "slow/slow.js",
                     "let sum = 0;\n"
                     "for (let i = 0; i < 1000000; i++) sum += (i * 7919) % 1000;\n"
                     "export default { fetch() { return new Response('sum ' + sum); } };\n");
   CHECK(test_server_serve_config(&s,
                                  "{\"listen\": {\"port\": 0}, \"threads\": 1, \"workers\": ["
-                                 "{\"name\": \"spin\", \"main\": \"spin.js\", \"routes\": [\"spin.localhost/*\"],"
+                                 "{\"name\": \"spin\", \"main\": \"spin/spin.js\", \"routes\": [\"spin.localhost/*\"],"
                                  " \"limits\": {\"startup_ms\": 60}},"
-                                 "{\"name\": \"slow\", \"main\": \"slow.js\", \"routes\": [\"slow.localhost/*\"],"
+                                 "{\"name\": \"slow\", \"main\": \"slow/slow.js\", \"routes\": [\"slow.localhost/*\"],"
                                  " \"limits\": {\"cpu_ms\": 40, \"startup_ms\": 4000}}]}") == 0);
   CHECK(test_server_wait_output(&s, "exceeded the start-up CPU limit of 60 ms", 5000));
   CHECK(test_http_request(s.port, "GET / HTTP/1.1\r\nHost: slow.localhost\r\n\r\n", &r) == 0);

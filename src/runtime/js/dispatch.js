@@ -22,7 +22,15 @@ import { Response, responseParts } from "./response.js";
 import { setTimeout } from "./timers.js";
 import { fetch } from "./fetch.js";
 
-const QUEUE_HIGH = 1 << 20; // bytes queued for a client before a stream waits
+// A body goes to the host in pieces of at most this many bytes. host.write
+// takes a piece only while neither the client's connection nor the tenant
+// (over all its clients) holds too much queued (1 MiB and 32 MiB by
+// default: http.max_queued_kb, http.max_tenant_queued_mb), and says 1
+// otherwise: then the body waits, polling (the host has no drain event) at
+// 2 ms, backing off to 32 ms while the queue stays full.
+const WRITE_PIECE = 64 << 10;
+const WAIT_FIRST_MS = 2;
+const WAIT_MAX_MS = 32;
 let env = Object.create(null);
 let moduleHandler = null;
 const fetchListeners = [];
@@ -138,7 +146,8 @@ async function send(st, resp) {
   if (parts.bytes) {
     text += `content-length: ${parts.bytes.byteLength}\n`;
     host.respond(id, parts.status, parts.statusText, text);
-    if (parts.bytes.byteLength) host.write(id, toArrayBuffer(parts.bytes));
+    const written = writeBody(id, parts.bytes);
+    if (written !== true && written !== false) await written;
     host.end(id);
     return;
   }
@@ -157,20 +166,57 @@ async function send(st, resp) {
     if (value instanceof ArrayBuffer) value = new Uint8Array(value);
     else if (ArrayBuffer.isView(value)) value = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     else throw new TypeError("a response body stream must yield ArrayBuffer or ArrayBufferView chunks");
-    let queued = value.byteLength ? host.write(id, toArrayBuffer(value)) : host.pending(id);
-    // Back-pressure: a slow client must not make the host buffer the whole
-    // body. Wait (polling, the HTTP layer has no drain event) while more
-    // than QUEUE_HIGH bytes wait for the socket.
-    while (queued > QUEUE_HIGH) {
-      await new Promise((r) => setTimeout(r, 2));
-      queued = host.pending(id);
-    }
-    if (queued < 0) {
+    // Back-pressure: slow clients must not make the host buffer the body.
+    let written = value.byteLength ? writeBody(id, value) : host.pending(id) >= 0;
+    if (written !== true && written !== false) written = await written;
+    if (!written) {
       reader.cancel(new Error("the client went away")).catch(() => {});
       break;
     }
   }
   host.end(id);
+}
+
+/* Writes u8 to request id's client in pieces of WRITE_PIECE. Returns true
+ * (all written) or false (the client went away) when the host took every
+ * piece at once, which is the common case and costs no promise; else a
+ * promise of that, settled once the host has taken the rest. */
+function writeBody(id, u8) {
+  const n = u8.byteLength;
+  for (let off = 0; off < n; ) {
+    const end = Math.min(off + WRITE_PIECE, n);
+    const piece = off === 0 && end === n ? toArrayBuffer(u8) : u8.buffer.slice(u8.byteOffset + off, u8.byteOffset + end);
+    const state = host.write(id, piece);
+    if (state < 0) return false;
+    if (state > 0) return writeRest(id, u8, off, piece);
+    off = end;
+  }
+  return true;
+}
+
+async function writeRest(id, u8, off, piece) {
+  const n = u8.byteLength;
+  for (let wait = WAIT_FIRST_MS; ; ) {
+    await new Promise((r) => setTimeout(r, wait));
+    const state = host.write(id, piece);
+    if (state < 0) return false;
+    if (state > 0) {
+      wait = Math.min(wait * 2, WAIT_MAX_MS);
+      continue;
+    }
+    // Taken: go on with the next pieces at once, waiting again only if asked.
+    off += piece.byteLength;
+    for (;;) {
+      if (off >= n) return true;
+      const end = Math.min(off + WRITE_PIECE, n);
+      piece = u8.buffer.slice(u8.byteOffset + off, u8.byteOffset + end);
+      const next = host.write(id, piece);
+      if (next < 0) return false;
+      if (next > 0) break;
+      off = end;
+    }
+    wait = WAIT_FIRST_MS;
+  }
 }
 
 /* ctx.passThroughOnException(): the handler threw before answering, so

@@ -118,7 +118,13 @@ export default {
       case "/escape": {
         // Everything a tenant might try to reach beyond its own isolate.
         const tries = {};
-        for (const spec of ["../../../../../../etc/passwd", "/etc/passwd", "./lib/../../test_serve.c", "./lib/counter.js"]) {
+        for (const spec of [
+          "../../../../../../etc/passwd",
+          "/etc/passwd",
+          "./lib/../../../test_serve.c",
+          "../site/site.js",
+          "./lib/counter.js",
+        ]) {
           try {
             await import(spec);
             tries[spec] = "imported";
