@@ -217,7 +217,7 @@ void isl_iso_turn_end(isl_iso_t *iso);
  * (isl_iso_new_*, isl_iso_release) by the host but must not be called into
  * until the fiber finishes. A fiber belongs to the thread that made it. */
 #ifndef ISL_ISO_SLICE_US
-#define ISL_ISO_SLICE_US 1000
+#define ISL_ISO_SLICE_US 500
 #endif
 typedef struct isl_iso_fiber_s isl_iso_fiber_t;
 int isl_iso_fiber_new(isl_iso_fiber_t **out);
