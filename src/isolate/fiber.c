@@ -66,21 +66,27 @@ struct isl_iso_fiber_s {
   size_t caller_size;
 };
 
-static void save(side_t *s, uint64_t now) {
+/* The clock is read only when a hard deadline runs: a short turn switches
+ * without a system call. */
+static void save(side_t *s) {
   isl_sbx_thread_t *t = &isl_sbx__tls;
   s->top = t->top;
   s->in_wasm = t->in_wasm;
-  s->hard_left_ns = t->hard_deadline_ns == 0 ? 0 : t->hard_deadline_ns > now ? t->hard_deadline_ns - now : 1;
+  s->hard_left_ns = 0;
+  if (t->hard_deadline_ns) {
+    uint64_t now = isl_sbx__thread_cpu_ns();
+    s->hard_left_ns = t->hard_deadline_ns > now ? t->hard_deadline_ns - now : 1;
+  }
   s->stack_lo = t->stack_lo;
   s->stack_hi = t->stack_hi;
   s->fiber = t->fiber;
 }
 
-static void install(const side_t *s, uint64_t now) {
+static void install(const side_t *s) {
   isl_sbx_thread_t *t = &isl_sbx__tls;
   t->in_wasm = 0;
   t->top = s->top;
-  t->hard_deadline_ns = s->hard_left_ns ? now + s->hard_left_ns : 0;
+  t->hard_deadline_ns = s->hard_left_ns ? isl_sbx__thread_cpu_ns() + s->hard_left_ns : 0;
   t->stack_lo = s->stack_lo;
   t->stack_hi = s->stack_hi;
   t->fiber = s->fiber;
@@ -129,16 +135,15 @@ void isl_iso_fiber_free(isl_iso_fiber_t *f) {
 
 /* From the caller's stack into the fiber, until it pauses or finishes. */
 static int enter(isl_iso_fiber_t *f) {
-  uint64_t now = isl_sbx__thread_cpu_ns();
-  save(&f->saved_caller, now);
-  install(&f->saved_self, now);
-  f->slice_start_ns = now;
+  save(&f->saved_caller);
+  install(&f->saved_self);
+  f->slice_start_ns = 0; /* at the turn's first interrupt check */
   f->paused = 0;
   START_SWITCH(&f->fake_caller, (const void *)f->lo, FIBER_STACK);
   swapcontext(&f->caller, &f->ctx);
   FINISH_SWITCH(f->fake_caller, NULL, NULL);
   /* Back on the caller's stack: the fiber saved its own state if paused. */
-  install(&f->saved_caller, isl_sbx__thread_cpu_ns());
+  install(&f->saved_caller);
   return f->busy ? 0 : 1;
 }
 
@@ -171,14 +176,16 @@ int isl_iso_fiber_resume(isl_iso_fiber_t *f) {
 }
 
 uint64_t isl_fib__slice_used(uint64_t now) {
-  const isl_iso_fiber_t *f = isl_sbx__tls.fiber;
-  return f && now > f->slice_start_ns ? now - f->slice_start_ns : 0;
+  isl_iso_fiber_t *f = isl_sbx__tls.fiber;
+  if (!f) return 0;
+  if (!f->slice_start_ns) f->slice_start_ns = now; /* the slice starts at the first check */
+  return now > f->slice_start_ns ? now - f->slice_start_ns : 0;
 }
 
 void isl_fib__pause(isl_iso_t *iso) {
   isl_iso_fiber_t *f = isl_sbx__tls.fiber;
   if (!f) return;
-  save(&f->saved_self, isl_sbx__thread_cpu_ns());
+  save(&f->saved_self);
   f->paused = 1;
   f->paused_iso = iso;
   iso->paused = 1;
