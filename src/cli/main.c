@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "isolate/isolate.h"
 #include "runtime/runtime.h"
 
@@ -29,9 +30,7 @@ static const char FIB_SRC[] = "function fib(n){return n<2?n:fib(n-1)+fib(n-2)}";
 /* ---- small helpers --------------------------------------------------------- */
 
 static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+  return (double)isl_clock_mono_ns();
 }
 
 static void usage(FILE *f) {

@@ -57,12 +57,6 @@ static pthread_key_t thread_key;
 static struct sigaction old_segv, old_bus;
 static int tick_signo;
 
-uint64_t isl_sbx__thread_cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 _Noreturn void isl_sbx__trap(int code) {
   isl_sbx_thread_t *t = &isl_sbx__tls;
   t->in_wasm = 0;

@@ -17,27 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "runtime/internal.h"
-
-uint64_t isl_rt__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t isl_rt__thread_cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)(ts.tv_nsec / 1000000);
-}
 
 static void abandon_turn(isl_rt_inst_t *inst);
 
@@ -319,7 +300,7 @@ static int start_turn(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   inst->depth++;
   inst->io_ns = 0;
   inst->current = charge;
-  isl_iso_set_time(inst->iso, wall_ms());
+  isl_iso_set_time(inst->iso, isl_clock_wall_ms());
   isl_iso_turn_begin(inst->iso, budget);
   t->fiber = inst->pool ? isl_rt__sched_fiber(isl_rt__sched(inst->pool)) : NULL;
   return run_slice(inst, 0) ? end_turn(inst) : 0;

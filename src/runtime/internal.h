@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "http/http.h"
 #include "isolate/isolate.h"
 #include "runtime/runtime.h"
@@ -306,8 +307,9 @@ void isl_rt__refuse_loop(const isl_rt_t *rt, isl_http_req_t *req, unsigned hop);
 /* Host log (stderr), one key=value line. */
 void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-uint64_t isl_rt__now_ns(void);        /* monotonic */
-uint64_t isl_rt__thread_cpu_ns(void); /* this thread's CPU time */
+/* The clocks are src/common's (clock.h); these are their names here. */
+#define isl_rt__now_ns isl_clock_mono_ns              /* monotonic */
+#define isl_rt__thread_cpu_ns isl_clock_thread_cpu_ns /* this thread's CPU time */
 
 /* ---- log.c: the process's one log writer (issue 11, "tenant logs are data") ----
  * Every log line (isl_rt__log's host lines, isl_rt__tenant_log's tenant
