@@ -42,7 +42,7 @@ RT_FLAGS := -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 -DWASM_RT_TRAP_HANDLER=isl_sbx__tra
 # loose one skips two bytes after a chunk, whatever they are).
 LLHTTP_CFLAGS := -std=gnu11 -O2 -g0 -fstack-clash-protection -w -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC)
 
-LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/fetch/*.c src/runtime/*.c src/cache/*.c)
+LIB_SRC  := $(wildcard src/common/*.c src/isolate/*.c src/http/*.c src/fetch/*.c src/runtime/*.c src/cache/*.c src/api/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 # The tests link everything but main() of the command-line tool.
 CLI_LIB_SRC := $(filter-out src/cli/main.c,$(CLI_SRC))

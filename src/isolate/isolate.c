@@ -615,6 +615,189 @@ int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t
   return finish(iso, r, out);
 }
 
+/* ---- bulk data in place ------------------------------------------------------ */
+
+int isl_iso_array_buffer_read(isl_iso_t *iso, isl_val_t v, isl_iso_bytes_fn fn, void *arg) {
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  volatile uint32_t n = 0, data = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, {
+    n = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+    data = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+  });
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if (!data) {
+    /* Not an ArrayBuffer (the engine threw), or no memory for the copy. */
+    clear_exception(iso);
+    return ISL_EINVAL;
+  }
+  const uint8_t *src = isl_mem__ptr(&iso->mem, data, n);
+  rc = src ? fn(src, n, arg) : ISL_EINVAL;
+  guest_free(iso, data);
+  return iso->dead ? ISL_EDEAD : rc;
+}
+
+int isl_iso_new_array_buffer_fill(isl_iso_t *iso, size_t len, isl_iso_fill_fn fill, void *arg, isl_val_t *out) {
+  *out = 0;
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  if (len >= UINT32_MAX) return ISL_EINVAL;
+  volatile uint32_t data = 0, ab = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, data = ISL_QTS_malloc(&iso->inst, (u32)len ? (u32)len : 1));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if (!data) return isl_iso__check(iso, 0);
+  if ((rc = fill(isl_mem__ptr(&iso->mem, data, len), len, arg)) < 0) {
+    guest_free(iso, data);
+    return rc;
+  }
+  /* The ArrayBuffer takes the guest buffer and frees it when collected. */
+  ISL_SBX_RUN(iso, trap, ab = ISL_QTS_NewArrayBuffer(&iso->inst, iso->ctx, data, (u32)len));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  return finish(iso, ab, out);
+}
+
+/* Strings are made by the engine's binary-JSON reader (QTS_bjson_decode),
+ * the one export that takes a string with its length and any content: a
+ * buffer of [prefix][LEB128 of n << 1 | wide][n bytes or n units]. The
+ * prefix (format version, atom count, string tag) is this engine's: it is
+ * learnt once per process from the engine's own encoding of "a" and
+ * "\u0100", and the engine build is pinned, so it never changes while the
+ * process runs. */
+#define BJSON_PREFIX_MAX 8
+static pthread_mutex_t bjson_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t bjson_prefix[BJSON_PREFIX_MAX];
+static size_t bjson_prefix_len; /* 0 until learnt; read under bjson_lock or after bjson_ready */
+static _Atomic int bjson_ready;
+
+/* The prefix of string s's encoding, whose tail must be `tail` (tail_len bytes). */
+static int bjson_string_prefix(isl_iso_t *iso, const char *s, const uint8_t *tail, size_t tail_len, uint8_t *prefix,
+                               size_t *prefix_len) {
+  isl_val_t v = 0;
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  int rc = isl_iso_new_string(iso, s, &v);
+  if (rc == 0) rc = isl_iso_to_bjson(iso, v, &buf, &n);
+  isl_iso_release(iso, v);
+  if (rc == 0 && (n <= tail_len || n - tail_len > BJSON_PREFIX_MAX || memcmp(buf + n - tail_len, tail, tail_len)))
+    rc = ISL_EINVAL;
+  if (rc == 0) {
+    *prefix_len = n - tail_len;
+    memcpy(prefix, buf, *prefix_len);
+  }
+  free(buf);
+  return rc;
+}
+
+static int bjson_learn(isl_iso_t *iso) {
+  if (bjson_ready) return 0;
+  static const uint8_t narrow[] = {0x02, 'a'}, wide[] = {0x03, 0x00, 0x01};
+  uint8_t p1[BJSON_PREFIX_MAX], p2[BJSON_PREFIX_MAX];
+  size_t n1 = 0, n2 = 0;
+  int rc = bjson_string_prefix(iso, "a", narrow, sizeof(narrow), p1, &n1);
+  if (rc == 0) rc = bjson_string_prefix(iso, "\xc4\x80", wide, sizeof(wide), p2, &n2);
+  if (rc == 0 && (n1 != n2 || memcmp(p1, p2, n1))) rc = ISL_EINVAL;
+  if (rc < 0) {
+    fprintf(stderr, "isolate: the engine's binary JSON of a string is not what the host expects\n");
+    return rc;
+  }
+  pthread_mutex_lock(&bjson_lock);
+  memcpy(bjson_prefix, p1, n1);
+  bjson_prefix_len = n1;
+  bjson_ready = 1;
+  pthread_mutex_unlock(&bjson_lock);
+  return 0;
+}
+
+int isl_iso_new_string_fill(isl_iso_t *iso, size_t n, int wide, isl_iso_fill_fn fill, void *arg, isl_val_t *out) {
+  *out = 0;
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  if (n >= (1u << 30)) return ISL_EINVAL;
+  if ((rc = bjson_learn(iso)) < 0) return rc;
+  uint8_t head[BJSON_PREFIX_MAX + 5];
+  size_t h = bjson_prefix_len;
+  memcpy(head, bjson_prefix, h);
+  for (uint32_t len = (uint32_t)n << 1 | (wide ? 1u : 0u);; len >>= 7) {
+    head[h++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+    if (len <= 0x7f) break;
+  }
+  size_t body = wide ? n * 2 : n, total = h + body;
+  volatile uint32_t data = 0, ab = 0, r = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, data = ISL_QTS_malloc(&iso->inst, (u32)total));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if (!data) return isl_iso__check(iso, 0);
+  uint8_t *dst = isl_mem__ptr(&iso->mem, data, total);
+  memcpy(dst, head, h);
+  if ((rc = fill(dst + h, n, arg)) < 0) {
+    guest_free(iso, data);
+    return rc;
+  }
+  ISL_SBX_RUN(iso, trap, ab = ISL_QTS_NewArrayBuffer(&iso->inst, iso->ctx, data, (u32)total));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if ((rc = isl_iso__check(iso, ab)) < 0) return rc;
+  ISL_SBX_RUN(iso, trap, r = ISL_QTS_bjson_decode(&iso->inst, iso->ctx, ab));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  isl_iso_release(iso, ab);
+  return finish(iso, r, out);
+}
+
+/* The length of the engine's UTF-8 form of a string of `units` code units at
+ * s (max readable bytes); SIZE_MAX when the bytes do not match. */
+static size_t utf8_form_length(const uint8_t *s, size_t max, size_t units) {
+  size_t i = 0, u = 0;
+  while (u < units) {
+    if (u + 8 <= units && i + 8 <= max) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (!(w & 0x8080808080808080ull)) {
+        i += 8;
+        u += 8;
+        continue;
+      }
+    }
+    if (i >= max) return SIZE_MAX;
+    uint8_t b = s[i];
+    if (b < 0x80) {
+      i += 1;
+      u += 1;
+    } else if (b < 0xc0) {
+      return SIZE_MAX; /* a continuation byte cannot start a character */
+    } else if (b < 0xe0) {
+      i += 2;
+      u += 1;
+    } else if (b < 0xf0) {
+      i += 3;
+      u += 1;
+    } else {
+      i += 4;
+      u += 2;
+    }
+  }
+  return u == units && i < max && s[i] == 0 ? i : SIZE_MAX;
+}
+
+int isl_iso_string_utf8_read(isl_iso_t *iso, isl_val_t v, size_t units, isl_iso_bytes_fn fn, void *arg) {
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  volatile uint32_t p = 0;
+  int trap = 0;
+  ISL_SBX_RUN(iso, trap, p = ISL_QTS_GetString(&iso->inst, iso->ctx, v ? v : isl_iso__undefined));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  if (!p) {
+    clear_exception(iso);
+    return isl_iso__check(iso, 0);
+  }
+  const uint8_t *s = isl_mem__ptr(&iso->mem, p, 1);
+  size_t len = s ? utf8_form_length(s, iso->mem.size - p, units) : SIZE_MAX;
+  rc = len == SIZE_MAX ? ISL_EINVAL : fn(s, len, arg);
+  if (!iso->dead) ISL_SBX_RUN(iso, trap, ISL_QTS_FreeCString(&iso->inst, iso->ctx, p));
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  return iso->dead ? ISL_EDEAD : rc;
+}
+
 /* ---- host functions --------------------------------------------------------- */
 
 int isl_iso__add_fn(isl_iso_t *iso, isl_iso_host_fn fn, void *data, const char *key, uint32_t *id) {

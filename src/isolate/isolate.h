@@ -254,6 +254,40 @@ int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t
 int isl_iso_promise_state(isl_iso_t *iso, isl_val_t promise);
 int isl_iso_promise_result(isl_iso_t *iso, isl_val_t promise, isl_val_t *out);
 
+/* ---- bulk data in place ---------------------------------------------------
+ * For host code that converts large data (src/api/encoding.c): the bytes
+ * are read and written where they lie in the isolate's linear memory, with
+ * no copy on the host's heap. A callback's pointer points into linear
+ * memory and is valid until the callback returns; the callback may create
+ * values in the same isolate (isl_iso_new_*), which runs no JS, but must not
+ * keep the pointer. A callback returns 0, or a negative code that the
+ * function then returns (nothing is created). */
+typedef int (*isl_iso_bytes_fn)(const uint8_t *bytes, size_t len, void *arg);
+typedef int (*isl_iso_fill_fn)(uint8_t *dst, size_t len, void *arg);
+
+/* Calls fn with the bytes of ArrayBuffer v. (The engine has no export that
+ * lends a buffer's bytes: fn sees its copy, made inside the isolate and
+ * freed after fn.) ISL_EINVAL when v is not an ArrayBuffer. */
+int isl_iso_array_buffer_read(isl_iso_t *iso, isl_val_t v, isl_iso_bytes_fn fn, void *arg);
+/* A new ArrayBuffer of len bytes, which fill(dst, len, arg) writes. */
+int isl_iso_new_array_buffer_fill(isl_iso_t *iso, size_t len, isl_iso_fill_fn fill, void *arg, isl_val_t *out);
+/* A new string of n characters that fill(dst, n, arg) writes: n Latin-1
+ * bytes when wide is 0, else n UTF-16 code units of two bytes each, low
+ * byte first (dst may be odd-aligned). ISL_EINVAL when n >= 2^30 (the
+ * engine's longest string). */
+int isl_iso_new_string_fill(isl_iso_t *iso, size_t n, int wide, isl_iso_fill_fn fill, void *arg, isl_val_t *out);
+/* Calls fn with string v in the engine's UTF-8 form: a surrogate pair is
+ * one 4-byte sequence and a lone surrogate keeps its 3-byte generalised
+ * form (ED A0..BF 80..BF, as WTF-8); U+0000 is a 0 byte. units must be v's
+ * length in UTF-16 code units (v.length), which is how the end is found.
+ * v must be a string (anything else is converted by String(v) first, which
+ * may run JS). ISL_EINVAL when the bytes show that units is not its length
+ * (it ends inside a character, or not at a 0 byte); a wrong length that
+ * the bytes cannot show (one that ends at a U+0000 inside the string, or
+ * runs past its end into the isolate's own memory) gives fn the wrong
+ * bytes: pass v.length of the same string, nothing else. */
+int isl_iso_string_utf8_read(isl_iso_t *iso, isl_val_t v, size_t units, isl_iso_bytes_fn fn, void *arg);
+
 /* ---- host functions ------------------------------------------------------ */
 
 /* Defines obj[name] (obj 0 = the global object) as a function that calls fn.

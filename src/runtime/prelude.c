@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "build_id.h" /* generated: ISL_BUILD_ID, a hash of the engine and the prelude */
 #include "runtime/internal.h"
 
@@ -50,10 +51,16 @@ static const isl_rt_host_fn_t *const host_tables[] = {isl_rt__console_fns, isl_r
                                                       isl_rt__http_fns,    isl_rt__cache_fns,  isl_rt__fetch_fns,
                                                       isl_rt__lazy_fns};
 
+/* And src/api's tables (api.h). */
+static const isl_api_host_fn_t *const api_tables[] = {isl_api_encoding_fns};
+
 static size_t host_defs(isl_iso_host_def_t *defs) {
   size_t n = 0;
   for (size_t t = 0; t < sizeof(host_tables) / sizeof(host_tables[0]); t++)
     for (const isl_rt_host_fn_t *f = host_tables[t]; f->name && n < MAX_HOST_FNS; f++)
+      defs[n++] = (isl_iso_host_def_t){f->name, f->fn, NULL};
+  for (size_t t = 0; t < sizeof(api_tables) / sizeof(api_tables[0]); t++)
+    for (const isl_api_host_fn_t *f = api_tables[t]; f->name && n < MAX_HOST_FNS; f++)
       defs[n++] = (isl_iso_host_def_t){f->name, f->fn, NULL};
   return n;
 }

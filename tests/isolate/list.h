@@ -1,6 +1,9 @@
 /* Tests of src/isolate, by name. */
 X(iso_eval_returns_value)
 X(iso_host_function_round_trip)
+X(iso_bulk_strings_written_in_place_hold_every_code_unit)
+X(iso_bulk_buffers_are_read_and_written_in_place)
+X(iso_bulk_string_utf8_form_is_found_by_its_length)
 X(iso_module_loader_imports_and_reports_missing)
 X(iso_isolates_do_not_share_globals)
 X(iso_snapshot_clones_are_independent)

@@ -9,7 +9,7 @@
 #define ISL_TESTS_JS_CHECKS_H
 
 #define JS_CHECKED_FILES(X) \
-  X(webapi_encoding, 84)    \
+  X(webapi_encoding, 222)   \
   X(webapi_events, 67)      \
   X(webapi_timers, 11)      \
   X(webapi_clone, 63)       \

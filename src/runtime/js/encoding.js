@@ -1,11 +1,19 @@
 /*
  * encoding.js - TextEncoder, TextDecoder (WHATWG Encoding) and atob/btoa
- * (HTML forgiving-base64), in plain JavaScript because QuickJS has none.
+ * (HTML forgiving-base64), because QuickJS has none.
  *
- * The decoders are the spec's byte-at-a-time state machines, kept in the
- * TextDecoder between calls so that `stream: true` can split a character
- * across chunks. TextDecoder knows utf-8, utf-16le/be and windows-1252
- * (which the spec also names latin1, ascii and iso-8859-1).
+ * UTF-8 is converted in the host (src/api/encoding.c: host.utf8Decode,
+ * utf8Encode, utf8EncodeInto), which reads and writes the bytes where they
+ * lie in the isolate's memory: a body's text() or a string body costs a
+ * few native instructions per byte instead of a JS loop (the call itself
+ * costs less than a JS loop over 2 bytes did, so even short strings go to
+ * the host). A stream's character cut between chunks travels between
+ * calls as a small number (its bytes) kept in the TextDecoder.
+ *
+ * The other decoders (utf-16le/be and windows-1252, which the spec also
+ * names latin1, ascii and iso-8859-1) are the spec's byte-at-a-time state
+ * machines in JS, kept in the TextDecoder between calls so that
+ * `stream: true` can split a character across chunks.
  *
  * The globals are installed when this module is evaluated: whatwg-url
  * (url.js) constructs a TextEncoder while esbuild's bundle initializes it,
@@ -15,6 +23,7 @@
  * bufferSourceBytes(), the BufferSource conversion used by every API.
  */
 import { DOMException, defineGlobal, exposeInterface } from "./domexception.js";
+import host from "./host.js";
 
 /* ---- BufferSource ---------------------------------------------------------------- */
 
@@ -48,141 +57,37 @@ function unitsToString(units, length) {
 
 /* ---- UTF-8 ------------------------------------------------------------------------------ */
 
+/* The host's flags and stream state bits (src/api/api.h). */
+const UTF8_FATAL = 1;
+const UTF8_STREAM = 2;
+const UTF8_STRIP_BOM = 4;
+const UTF8_PRODUCED = 4;
+
 /* UTF-8 bytes of a string; lone surrogates become U+FFFD (USVString). */
 export function utf8Encode(input) {
   const str = String(input);
-  const n = str.length;
-  let size = 0;
-  for (let i = 0; i < n; i++) {
-    const c = str.charCodeAt(i);
-    if (c < 0x80) size += 1;
-    else if (c < 0x800) size += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (str.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      size += 4;
-      i++;
-    } else size += 3;
-  }
-  const out = new Uint8Array(size);
-  encodeUtf8Into(str, out);
-  return out;
+  return new Uint8Array(host.utf8Encode(str, str.length));
 }
 
-/* Writes whole characters of str into out; returns [read units, written bytes]. */
-function encodeUtf8Into(str, out) {
-  const n = str.length;
-  const cap = out.length;
-  let i = 0;
-  let j = 0;
-  while (i < n) {
-    let c = str.charCodeAt(i);
-    if (c < 0x80) {
-      if (j >= cap) break;
-      out[j++] = c;
-      i++;
-      continue;
-    }
-    let units = 1;
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const d = i + 1 < n ? str.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && (d & 0xfc00) === 0xdc00) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        units = 2;
-      } else {
-        c = 0xfffd;
-      }
-    }
-    if (c < 0x800) {
-      if (j + 2 > cap) break;
-      out[j++] = 0xc0 | (c >> 6);
-      out[j++] = 0x80 | (c & 0x3f);
-    } else if (c < 0x10000) {
-      if (j + 3 > cap) break;
-      out[j++] = 0xe0 | (c >> 12);
-      out[j++] = 0x80 | ((c >> 6) & 0x3f);
-      out[j++] = 0x80 | (c & 0x3f);
-    } else {
-      if (j + 4 > cap) break;
-      out[j++] = 0xf0 | (c >> 18);
-      out[j++] = 0x80 | ((c >> 12) & 0x3f);
-      out[j++] = 0x80 | ((c >> 6) & 0x3f);
-      out[j++] = 0x80 | (c & 0x3f);
-    }
-    i += units;
-  }
-  return [i, j];
-}
+const NO_BYTES = new ArrayBuffer(0);
 
-/* The WHATWG UTF-8 decoder; its state survives between calls. */
-class Utf8Decoder {
-  need = 0;
-  seen = 0;
-  cp = 0;
-  lower = 0x80;
-  upper = 0xbf;
-
-  /* Decodes bytes into units (a Uint16Array with room for bytes.length + 4);
-   * returns the number of units, or -1 on the first error when fatal. */
-  run(bytes, units, flush, fatal) {
-    let k = 0;
-    const n = bytes.length;
-    for (let i = 0; i < n; i++) {
-      const b = bytes[i];
-      if (this.need === 0) {
-        if (b < 0x80) {
-          units[k++] = b;
-        } else if (b >= 0xc2 && b <= 0xdf) {
-          this.need = 1;
-          this.cp = b & 0x1f;
-        } else if (b >= 0xe0 && b <= 0xef) {
-          if (b === 0xe0) this.lower = 0xa0;
-          if (b === 0xed) this.upper = 0x9f;
-          this.need = 2;
-          this.cp = b & 0xf;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-          if (b === 0xf0) this.lower = 0x90;
-          if (b === 0xf4) this.upper = 0x8f;
-          this.need = 3;
-          this.cp = b & 0x7;
-        } else {
-          if (fatal) return -1;
-          units[k++] = 0xfffd;
-        }
-        continue;
-      }
-      if (b < this.lower || b > this.upper) {
-        this.reset();
-        if (fatal) return -1;
-        units[k++] = 0xfffd;
-        i--; // the byte starts over
-        continue;
-      }
-      this.lower = 0x80;
-      this.upper = 0xbf;
-      this.cp = (this.cp << 6) | (b & 0x3f);
-      if (++this.seen === this.need) {
-        const cp = this.cp;
-        this.reset();
-        if (cp < 0x10000) {
-          units[k++] = cp;
-        } else {
-          units[k++] = 0xd800 + ((cp - 0x10000) >> 10);
-          units[k++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
-        }
-      }
-    }
-    if (flush && this.need !== 0) {
-      this.reset();
-      if (fatal) return -1;
-      units[k++] = 0xfffd;
-    }
-    return k;
+/* The host's UTF-8 decoder over a Uint8Array: a string, {text, state} with
+ * UTF8_STREAM, undefined when fatal and the bytes are not UTF-8. */
+function hostDecode(bytes, flags, state) {
+  let buffer = bytes.buffer;
+  let offset = bytes.byteOffset;
+  const length = bytes.byteLength;
+  /* The host reads the whole buffer: a small view of a large one (or a
+   * SharedArrayBuffer's) is copied first. No bytes (a detached buffer's
+   * view, say) are none. */
+  if (length === 0) {
+    buffer = NO_BYTES;
+    offset = 0;
+  } else if (!(buffer instanceof ArrayBuffer) || buffer.byteLength - length > length) {
+    buffer = bytes.slice().buffer;
+    offset = 0;
   }
-
-  reset() {
-    this.need = this.seen = this.cp = 0;
-    this.lower = 0x80;
-    this.upper = 0xbf;
-  }
+  return host.utf8Decode(buffer, offset, length, flags, state);
 }
 
 /* UTF-16 little or big endian. */
@@ -270,7 +175,7 @@ for (const [name, labels] of [
 }
 
 function newDecoder(encoding) {
-  if (encoding === "utf-8") return new Utf8Decoder();
+  if (encoding === "utf-8") return null; // the host's (hostDecode)
   if (encoding === "windows-1252") return new Windows1252Decoder();
   return new Utf16Decoder(encoding === "utf-16be");
 }
@@ -290,8 +195,11 @@ export class TextEncoder {
     if (!(destination instanceof Uint8Array)) {
       throw new TypeError("TextEncoder.encodeInto: the destination must be a Uint8Array");
     }
-    const [read, written] = encodeUtf8Into(String(source), destination);
-    return { read, written };
+    const str = String(source);
+    const r = host.utf8EncodeInto(str, str.length, destination.length);
+    const bytes = new Uint8Array(r.bytes);
+    destination.set(bytes);
+    return { read: r.read, written: bytes.length };
   }
 }
 
@@ -302,6 +210,7 @@ export class TextDecoder {
   #decoder;
   #bomSeen = false;
   #streaming = false;
+  #pending = 0; // utf-8: the host's stream state (a cut character's bytes)
 
   constructor(label = "utf-8", options = undefined) {
     const key = String(label)
@@ -340,11 +249,13 @@ export class TextDecoder {
       if (!bytes) throw new TypeError("TextDecoder.decode: expected an ArrayBuffer or ArrayBufferView");
     }
     if (!this.#streaming) {
-      this.#decoder.reset();
+      this.#decoder?.reset();
+      this.#pending = 0;
       this.#bomSeen = false;
     }
     const stream = Boolean(options?.stream);
     this.#streaming = stream;
+    if (this.#decoder === null) return this.#decodeUtf8(bytes, stream);
     const units = new Uint16Array(bytes.length + 4);
     const n = this.#decoder.run(bytes, units, !stream, this.#fatal);
     if (n < 0) {
@@ -359,14 +270,30 @@ export class TextDecoder {
     }
     return unitsToString(units.subarray(start), n - start);
   }
+
+  #decodeUtf8(bytes, stream) {
+    let flags = this.#fatal ? UTF8_FATAL : 0;
+    if (stream) flags |= UTF8_STREAM;
+    if (!this.#ignoreBOM && !this.#bomSeen) flags |= UTF8_STRIP_BOM;
+    const r = hostDecode(bytes, flags, this.#pending);
+    if (r === undefined) {
+      this.#pending = 0;
+      this.#streaming = false;
+      throw new TypeError("TextDecoder.decode: the data is not valid utf-8");
+    }
+    if (!stream) {
+      this.#pending = 0;
+      return r;
+    }
+    if (r.state & UTF8_PRODUCED) this.#bomSeen = true;
+    this.#pending = r.state - (r.state & UTF8_PRODUCED);
+    return r.text;
+  }
 }
 
 /* UTF-8 decode (Encoding's "UTF-8 decode": BOM stripped, errors replaced). */
 export function utf8Decode(bytes) {
-  const units = new Uint16Array(bytes.length + 4);
-  const n = new Utf8Decoder().run(bytes, units, true, false);
-  const start = n > 0 && units[0] === 0xfeff ? 1 : 0;
-  return unitsToString(units.subarray(start), n - start);
+  return hostDecode(bytes, UTF8_STRIP_BOM, 0);
 }
 
 exposeInterface("TextEncoder", TextEncoder);

@@ -27,6 +27,9 @@
  *   cacheDelete(cacheName, url, nowMs) -> 1 if a live entry was removed, else 0
  *                                 the Cache API's store (host_cache.c); the tenant is the caller's worker
  *   lazySource(name) -> string    a prelude chunk kept out of the snapshot (host_lazy.c): "tr46"
+ *   utf8Decode(buffer, offset, length, flags, state) -> string | {text, state} | undefined   (src/api/encoding.c)
+ *   utf8Encode(string, length) -> ArrayBuffer
+ *   utf8EncodeInto(string, length, capacity) -> {read, bytes}
  */
 const host = globalThis.__isolde_host;
 delete globalThis.__isolde_host;

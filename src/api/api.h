@@ -1,0 +1,70 @@
+/*
+ * api.h - the contract of src/api: the host side of the Web API.
+ *
+ * The Web API that tenants see is JavaScript (the prelude, src/runtime/js);
+ * where the work is better done in C, the prelude calls host functions on
+ * the host object it is given at build time (src/runtime/js/host.js lists
+ * them). src/api holds those host functions, one file per API, each
+ * exporting a table that src/runtime/prelude.c joins with the runtime's
+ * own (a function's name is its key in the base snapshot, so names must be
+ * unique across all tables).
+ *
+ * What it owns: conversions and data structures of the Web API that need
+ * no event loop, no request and no tenant state (encoding.c: UTF-8).
+ * What it does not do: instances, scheduling, I/O (src/runtime), HTTP
+ * (src/http). It includes src/isolate and src/common, never src/runtime.
+ *
+ * Threads: every function here works on the isolate it is given and keeps
+ * no other state, so any number of threads may call them at once.
+ */
+#ifndef ISL_API_H
+#define ISL_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isolate/isolate.h"
+
+/* A host function the prelude calls, by the name it has on the host object.
+ * Each file's table ends with {NULL, NULL}. */
+typedef struct {
+  const char *name;
+  isl_iso_host_fn fn;
+} isl_api_host_fn_t;
+
+/*
+ * encoding.c: UTF-8 for TextEncoder, TextDecoder and bodies, with the
+ * WHATWG Encoding standard's semantics, converted in the host:
+ *
+ *   utf8Decode(buffer, offset, length, flags, state) -> string | {text, state} | undefined
+ *       decodes `length` bytes of ArrayBuffer `buffer` from `offset`.
+ *       flags: ISL_API_UTF8_FATAL (undefined on the first error, which
+ *       the caller throws as a TypeError; else each maximal ill-formed
+ *       subsequence becomes one U+FFFD), ISL_API_UTF8_STREAM (a character
+ *       cut at the end is kept for the next call; without it the input
+ *       ends there), ISL_API_UTF8_STRIP_BOM (a leading U+FEFF is dropped).
+ *       state: 0, or the state of the previous call of the same stream.
+ *       With ISL_API_UTF8_STREAM the result is {text, state}: state packs
+ *       the kept bytes (ISL_API_UTF8_PENDING bits: their count; byte i in
+ *       bits 8+8i..15+8i) and ISL_API_UTF8_PRODUCED (a character came out
+ *       of this call, before the BOM was dropped).
+ *   utf8Encode(string, units) -> ArrayBuffer
+ *       the UTF-8 bytes of a string of `units` UTF-16 code units (its
+ *       length); each lone surrogate becomes U+FFFD (EF BF BD).
+ *   utf8EncodeInto(string, units, capacity) -> {read, bytes}
+ *       as utf8Encode, cut before the first character that would not fit
+ *       in `capacity` bytes: `read` code units were encoded into the
+ *       ArrayBuffer `bytes` (TextEncoder.encodeInto's read and written).
+ */
+enum {
+  ISL_API_UTF8_FATAL = 1,
+  ISL_API_UTF8_STREAM = 2,
+  ISL_API_UTF8_STRIP_BOM = 4,
+};
+enum {
+  ISL_API_UTF8_PENDING = 3,
+  ISL_API_UTF8_PRODUCED = 4,
+};
+extern const isl_api_host_fn_t isl_api_encoding_fns[];
+
+#endif
