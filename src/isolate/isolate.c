@@ -541,20 +541,32 @@ int isl_iso_promise_result(isl_iso_t *iso, isl_val_t promise, isl_val_t *out) {
   VALUE_CALL(iso, out, ISL_QTS_PromiseResult(&iso->inst, iso->ctx, promise ? promise : isl_iso__undefined));
 }
 
+/* The engine's copy of ArrayBuffer v's bytes, in guest memory (*data, 0 for
+ * a non-buffer, which leaves an exception pending) and their count: the
+ * caller frees it with guest_free. The engine has no export that lends a
+ * buffer's bytes in place. */
+static int guest_buffer_copy(isl_iso_t *iso, isl_val_t v, uint32_t *data, uint32_t *n) {
+  int rc = isl_iso__enter(iso);
+  if (rc < 0) return rc;
+  volatile uint32_t vn = 0, vdata = 0;
+  int trap;
+  ISL_SBX_RUN(iso, trap, {
+    vn = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+    vdata = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
+  });
+  if (trap) return isl_iso__fail_trap(iso, trap);
+  *data = vdata;
+  *n = vn;
+  return 0;
+}
+
 int isl_iso_array_buffer_copy(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len) {
   *buf = NULL;
   *len = 0;
-  int rc = isl_iso__enter(iso);
+  uint32_t n = 0, data = 0;
+  int rc = guest_buffer_copy(iso, v, &data, &n);
   if (rc < 0) return rc;
-  volatile uint32_t n = 0, data = 0;
-  int trap;
-  ISL_SBX_RUN(iso, trap, {
-    n = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
-    data = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
-  });
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  /* The engine hands back a copy in guest memory, or 0 for a non-buffer
-   * (and possibly for an empty one). */
+  /* 0 for a non-buffer (and possibly for an empty one). */
   const uint8_t *src = data ? isl_mem__ptr(&iso->mem, data, n) : NULL;
   if (!src && n) {
     guest_free(iso, data);
@@ -618,15 +630,9 @@ int isl_iso_from_bjson(isl_iso_t *iso, const uint8_t *buf, size_t len, isl_val_t
 /* ---- bulk data in place ------------------------------------------------------ */
 
 int isl_iso_array_buffer_read(isl_iso_t *iso, isl_val_t v, isl_iso_bytes_fn fn, void *arg) {
-  int rc = isl_iso__enter(iso);
+  uint32_t n = 0, data = 0;
+  int rc = guest_buffer_copy(iso, v, &data, &n);
   if (rc < 0) return rc;
-  volatile uint32_t n = 0, data = 0;
-  int trap;
-  ISL_SBX_RUN(iso, trap, {
-    n = ISL_QTS_GetArrayBufferLength(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
-    data = ISL_QTS_GetArrayBuffer(&iso->inst, iso->ctx, v ? v : isl_iso__undefined);
-  });
-  if (trap) return isl_iso__fail_trap(iso, trap);
   if (!data) {
     /* Not an ArrayBuffer (the engine threw), or no memory for the copy. */
     clear_exception(iso);

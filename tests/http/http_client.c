@@ -372,3 +372,18 @@ int test_http_path_is(const char *target, const char *path) {
   size_t n = strlen(path);
   return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
 }
+
+int test_http_stalled_client(int port, const char *raw) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  size_t len = strlen(raw);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, raw, len) != (ssize_t)len) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}

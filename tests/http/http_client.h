@@ -65,6 +65,11 @@ void test_http_conn_close(test_http_conn_t *c);
  * (or the connect error). 1xx responses are skipped. */
 int test_http_request(int port, const char *raw, test_http_resp_t *r);
 
+/* A client that never reads: connects with a small receive buffer (set
+ * before connecting, so the window stays small and the kernel takes little
+ * of the answer) and sends raw, nothing else. The fd, or -1. */
+int test_http_stalled_client(int port, const char *raw);
+
 /* The first header called name (case-insensitive), or NULL. */
 const char *test_http_resp_header(const test_http_resp_t *r, const char *name);
 void test_http_resp_free(test_http_resp_t *r);

@@ -50,21 +50,11 @@ static void on_abort(isl_http_req_t *req) {
   (void)req;
 }
 
-/* Connects with a small receive buffer and sends a GET of path; never reads. */
+/* A GET of path from a client that never reads. */
 static int stalled_get(int port, const char *path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   char raw[128];
-  int n = snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, raw, (size_t)n) != n) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+  return test_http_stalled_client(port, raw);
 }
 
 static void sleep_ms(int ms) {

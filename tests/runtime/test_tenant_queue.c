@@ -48,24 +48,6 @@ static const char *const quiet_js =
 
 enum { CLIENTS = 128 };
 
-/* A client that never reads: a socket with a small receive buffer (set
- * before connecting, so the window stays small and the kernel takes little
- * of the answer), which sends its request and nothing else. */
-static int stalled_client(int port, const char *request) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  size_t len = strlen(request);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, request, len) != (ssize_t)len) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /* The largest "flood handed out N MiB" the server printed so far. */
 static int flood_mib(const test_server_t *s) {
   char *out = test_server_output(s);
@@ -127,7 +109,7 @@ TEST(tenant_queue_clients_that_never_read_cannot_make_the_host_hold_more_than_th
 
   int fds[CLIENTS];
   for (int i = 0; i < CLIENTS; i++) {
-    fds[i] = stalled_client(s.port, "GET /stream HTTP/1.1\r\nHost: flood.test\r\n\r\n");
+    fds[i] = test_http_stalled_client(s.port, "GET /stream HTTP/1.1\r\nHost: flood.test\r\n\r\n");
     CHECK(fds[i] >= 0);
   }
   /* The flood tenant writes until its bound (4 MiB, plus what the sockets
