@@ -95,7 +95,8 @@ static void check_loaded(const isl_cli_config_t *c) {
   if (c->memory_budget_mb < 1 || c->memory_budget_mb > (1u << 20) || c->cache_mb > (1u << 20))
     die("memory_budget_mb or cache_mb out of range", NULL);
   if (c->max_body_mb > 4096 || c->max_header_kb > 1024 || c->header_timeout_ms > 3600000 ||
-      c->body_timeout_ms > 3600000 || c->idle_timeout_ms > 86400000 || c->max_connections > 1000000)
+      c->body_timeout_ms > 3600000 || c->idle_timeout_ms > 86400000 || c->max_connections > 1000000 ||
+      c->max_queued_responses > 65536 || c->max_queued_kb > 1048576 || c->max_tenant_queued_mb > 65536)
     die("an http field out of range", NULL);
   if (c->n_workers < 1) die("a config without workers loaded", NULL);
   isl_rt_router_t *rt;
@@ -155,7 +156,9 @@ static const char *config_diff(const isl_cli_config_t *a, const isl_cli_config_t
   if (a->memory_budget_mb != b->memory_budget_mb || a->cache_mb != b->cache_mb) return "memory_budget_mb/cache_mb";
   if (a->max_body_mb != b->max_body_mb || a->max_header_kb != b->max_header_kb ||
       a->header_timeout_ms != b->header_timeout_ms || a->body_timeout_ms != b->body_timeout_ms ||
-      a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections)
+      a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections ||
+      a->max_queued_responses != b->max_queued_responses || a->max_queued_kb != b->max_queued_kb ||
+      a->max_tenant_queued_mb != b->max_tenant_queued_mb)
     return "http";
   if (a->n_workers != b->n_workers) return "workers";
   for (size_t i = 0; i < a->n_workers; i++) {
@@ -201,6 +204,9 @@ static char *write_back(const isl_cli_config_t *c) {
   cJSON_AddNumberToObject(http, "body_timeout_ms", c->body_timeout_ms);
   cJSON_AddNumberToObject(http, "idle_timeout_ms", c->idle_timeout_ms);
   cJSON_AddNumberToObject(http, "max_connections", c->max_connections);
+  cJSON_AddNumberToObject(http, "max_queued_responses", c->max_queued_responses);
+  cJSON_AddNumberToObject(http, "max_queued_kb", c->max_queued_kb);
+  cJSON_AddNumberToObject(http, "max_tenant_queued_mb", c->max_tenant_queued_mb);
   cJSON *workers = cJSON_AddArrayToObject(root, "workers");
   for (size_t i = 0; i < c->n_workers; i++) {
     const isl_cli_worker_conf_t *w = &c->workers[i];
