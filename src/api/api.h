@@ -67,4 +67,28 @@ enum {
 };
 extern const isl_api_host_fn_t isl_api_encoding_fns[];
 
+/*
+ * headers.c: the Fetch rules for header names and values, checked on bytes:
+ *
+ *   headerCheck(name, nameUnits, value, valueUnits) -> code
+ *       name and value are strings of nameUnits and valueUnits UTF-16
+ *       code units (their lengths); value may be undefined (a name-only
+ *       check: get, has, delete). The code is the first rule broken, in
+ *       the order Headers.append checks them: 0 none,
+ *       ISL_API_HEADER_WIDE_NAME / _WIDE_VALUE (a code point above U+00FF:
+ *       not a ByteString), ISL_API_HEADER_BAD_NAME (not an RFC 9110
+ *       token), ISL_API_HEADER_BAD_VALUE (NUL, CR or LF once the value's
+ *       leading and trailing HTTP whitespace is cut, as Headers stores it),
+ *       plus ISL_API_HEADER_UPPER when the name has an upper-case ASCII
+ *       letter (so the caller lower-cases only names that need it).
+ */
+enum {
+  ISL_API_HEADER_WIDE_NAME = 1,
+  ISL_API_HEADER_WIDE_VALUE = 2,
+  ISL_API_HEADER_BAD_NAME = 3,
+  ISL_API_HEADER_BAD_VALUE = 4,
+  ISL_API_HEADER_UPPER = 16,
+};
+extern const isl_api_host_fn_t isl_api_headers_fns[];
+
 #endif

@@ -532,6 +532,9 @@ static int classify(isl_fetch_t *f, CURLcode rc) {
     case CURLE_UNSUPPORTED_PROTOCOL:
       setmsg(f, "blocked: only http and https URLs may be fetched (%s)", why);
       return ISL_FETCH_EBLOCKED;
+    case CURLE_PARTIAL_FILE: /* short of its Content-Length, or chunked without its last chunk */
+      setmsg(f, "the connection to %s closed before the whole response body arrived: %s", hp, why);
+      return ISL_FETCH_ENET;
     case CURLE_OUT_OF_MEMORY:
       setmsg(f, "out of memory");
       return ISL_ENOMEM;

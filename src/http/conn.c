@@ -1084,8 +1084,12 @@ static void on_conn_closed(uv_handle_t *h) {
   isl_http__loop_conn_gone(l);
 }
 
-/* Closes now: requests in flight are aborted, queued writes cancelled. */
-static void conn_close(isl_http_conn_t *c) {
+/* Closes now: requests in flight are aborted, queued writes cancelled.
+ * With reset, the socket is closed with a TCP reset (SO_LINGER 0) rather
+ * than a FIN: a response cut mid-body must never end the way a whole one
+ * does, and a FIN is how a close-delimited body (HTTP/1.0, no length)
+ * ends. */
+static void conn_close_how(isl_http_conn_t *c, int reset) {
   if (c->state == ISL_HTTP_CONN_CLOSED) return;
   c->state = ISL_HTTP_CONN_CLOSED;
   c->cur = NULL;
@@ -1100,8 +1104,13 @@ static void conn_close(isl_http_conn_t *c) {
     req_maybe_free(r);
   }
   c->closes = 2;
-  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+  /* uv_tcp_close_reset refuses a socket being shut down (already FIN'd). */
+  if (!reset || uv_tcp_close_reset(&c->tcp, on_conn_closed) != 0) uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void conn_close(isl_http_conn_t *c) {
+  conn_close_how(c, 0);
 }
 
 static void on_shutdown(uv_shutdown_t *sr, int status) {
@@ -1346,19 +1355,20 @@ static int value_ok(const char *s, size_t len) {
   return 1;
 }
 
-int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
-                       int64_t content_length) {
-  isl_http_reqi_t *r = REQI(req);
-  if (!res_live(r)) return 0;
+/* The status line and headers of r's response in a new block with room
+ * for `extra` more bytes after them (*len: the head's size); NULL with
+ * *rc on misuse. */
+static wblock_t *res_head(isl_http_reqi_t *r, int status, const char *reason, const isl_http_header_t *headers,
+                          size_t n, int64_t content_length, size_t extra, size_t *len, int *rc) {
+  *rc = ISL_EINVAL;
   if (r->res != ISL_HTTP_RES_NONE || status < 200 || status > 999 || content_length < -1 || (n && !headers))
-    return ISL_EINVAL;
+    return NULL;
   if (!reason) reason = isl_http_status_reason(status);
-  if (!value_ok(reason, strlen(reason))) return ISL_EINVAL;
-  size_t size = 320 + strlen(reason);
+  if (!value_ok(reason, strlen(reason))) return NULL;
+  size_t size = 320 + strlen(reason) + extra;
   for (size_t i = 0; i < n; i++) {
-    if (!headers[i].name || !token_ok(headers[i].name, headers[i].name_len)) return ISL_EINVAL;
-    if (headers[i].value_len && (!headers[i].value || !value_ok(headers[i].value, headers[i].value_len)))
-      return ISL_EINVAL;
+    if (!headers[i].name || !token_ok(headers[i].name, headers[i].name_len)) return NULL;
+    if (headers[i].value_len && (!headers[i].value || !value_ok(headers[i].value, headers[i].value_len))) return NULL;
     size += headers[i].name_len + headers[i].value_len + 4;
   }
   isl_http_conn_t *c = r->conn;
@@ -1402,8 +1412,38 @@ int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, cons
   *p++ = '\r';
   *p++ = '\n';
   r->res = ISL_HTTP_RES_STARTED;
-  conn_send(c, r, b, (size_t)(p - b->data));
-  return 0;
+  *len = (size_t)(p - b->data);
+  *rc = 0;
+  return b;
+}
+
+int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                       int64_t content_length) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!res_live(r)) return 0;
+  size_t len;
+  int rc;
+  wblock_t *b = res_head(r, status, reason, headers, n, content_length, 0, &len, &rc);
+  if (b) conn_send(r->conn, r, b, len);
+  return rc;
+}
+
+int isl_http_res_whole(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                       const void *body, size_t body_len) {
+  isl_http_reqi_t *r = REQI(req);
+  if (!res_live(r)) return 0;
+  if (body_len && !body) return ISL_EINVAL;
+  size_t len;
+  int rc;
+  wblock_t *b = res_head(r, status, reason, headers, n, (int64_t)body_len, body_len, &len, &rc);
+  if (!b) return rc;
+  if (!r->no_body && body_len) {
+    memcpy(b->data + len, body, body_len);
+    len += body_len;
+    r->res_written = body_len;
+  }
+  conn_send(r->conn, r, b, len);
+  return isl_http_res_end(req);
 }
 
 int isl_http_res_write(isl_http_req_t *req, const void *data, size_t len) {
@@ -1460,10 +1500,7 @@ int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_typ
   isl_http_header_t h = {"Content-Type", 12, content_type ? content_type : "text/plain; charset=utf-8", 0};
   h.value_len = strlen(h.value);
   size_t len = strlen(body);
-  int rc = isl_http_res_start(req, status, NULL, &h, 1, (int64_t)len);
-  if (rc == 0) rc = isl_http_res_write(req, body, len);
-  if (rc == 0) rc = isl_http_res_end(req);
-  return rc;
+  return isl_http_res_whole(req, status, NULL, &h, 1, body, len);
 }
 
 void isl_http_req_release(isl_http_req_t *req) {
@@ -1473,11 +1510,13 @@ void isl_http_req_release(isl_http_req_t *req) {
     if (r->res == ISL_HTTP_RES_NONE) {
       isl_http_res_simple(req, 500, NULL, "internal error: the handler gave no response\n");
     } else {
-      /* A cut response: only closing can tell the client. No on_abort
-       * for a request the handler let go. */
+      /* A cut response: only a reset can tell the client, whatever the
+       * framing (a chunked body without its last chunk, a body short of
+       * its Content-Length, or a close-delimited one, which a FIN would
+       * end as if whole). No on_abort for a request the handler let go. */
       r->released = 1;
       r->cb_depth++;
-      conn_close(r->conn);
+      conn_close_how(r->conn, 1);
       r->cb_depth--;
     }
   }

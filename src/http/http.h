@@ -270,6 +270,11 @@ int isl_http_res_write(isl_http_req_t *req, const void *data, size_t len);
 /* Ends the response. If fewer bytes than content_length were written, the
  * connection is closed after them. */
 int isl_http_res_end(isl_http_req_t *req);
+/* The whole response in one call: start with Content-Length body_len,
+ * the body (copied; dropped for HEAD, 204 and 304) and end, handed to the
+ * socket as one write. Same rules and results as start + write + end. */
+int isl_http_res_whole(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                       const void *body, size_t body_len);
 /* Convenience: start + write + end with a text body; content_type NULL =
  * "text/plain; charset=utf-8". */
 int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_type, const char *body);

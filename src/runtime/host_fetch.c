@@ -134,6 +134,24 @@ static void sub_call(isl_rt_sub_t *sub, isl_val_t fn, int argc, isl_val_t *args)
   if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
 }
 
+static int sub_done(isl_rt_sub_t *sub, int err, const char *msg);
+
+/*
+ * Part of a response that cannot reach the isolate (its memory is full)
+ * must not leave the worker reading a body that ends normally without it:
+ * the transfer is aborted and the worker told it failed, as if the
+ * connection had dropped (fetch() rejects, or the body's read does). If
+ * even that cannot be said, the request it was made for fails.
+ */
+static void sub_fail(isl_fetch_t *f, const char *why) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  isl_rt_exchange_t *owner = sub->owner;
+  isl_fetch_abort(f); /* no callback of f comes after this */
+  /* Not told: nothing ran, so owner is still there. */
+  if (sub_done(sub, ISL_ENOMEM, why) < 0 && owner && owner->req)
+    isl_rt__exchange_fail(owner, 503, "A subrequest's response could not be delivered to the worker.\n");
+}
+
 static void on_response(isl_fetch_t *f, int status, const char *status_text, const isl_http_header_t *headers, size_t n,
                         const char *final_url) {
   isl_rt_sub_t *sub = isl_fetch_data(f);
@@ -146,35 +164,59 @@ static void on_response(isl_fetch_t *f, int status, const char *status_text, con
       isl_iso_new_string(iso, final_url ? final_url : "", &args[4]) < 0) {
     for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
     free(text);
-    return;
+    return sub_fail(f, "the response could not be delivered to the worker (out of memory)");
   }
   free(text);
   sub_call(sub, sub->inst->worker->entry->fetch_response, 5, args);
 }
 
+/* Body bytes, to entry.fetchChunk(id, bytes, held). While the instance's
+ * turn is paused (sched.c) the entry waits in its queue, and JS cannot
+ * pause the transfer until it runs: the host holds the transfer itself
+ * (held = 1, and fetch.js resumes it when its stream wants more), or a
+ * fast origin would pile chunk after chunk into the isolate meanwhile
+ * until its memory ran out. */
 static void on_body(isl_fetch_t *f, const char *data, size_t len) {
   isl_rt_sub_t *sub = isl_fetch_data(f);
   isl_iso_t *iso = sub->inst->iso;
-  isl_val_t args[2] = {0};
-  if (isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_array_buffer(iso, data, len, &args[1]) < 0) {
+  int held = sub->inst->turn != NULL; /* out of any call: a turn that is there is paused */
+  isl_val_t args[3] = {0};
+  if (isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_array_buffer(iso, data, len, &args[1]) < 0 ||
+      isl_iso_new_number(iso, held, &args[2]) < 0) {
     isl_iso_release(iso, args[0]);
-    return;
+    isl_iso_release(iso, args[1]);
+    return sub_fail(f, "the response body could not be delivered to the worker whole (out of memory)");
   }
-  sub_call(sub, sub->inst->worker->entry->fetch_chunk, 2, args);
+  if (held) isl_fetch_pause(f, 1);
+  sub_call(sub, sub->inst->worker->entry->fetch_chunk, 3, args);
 }
 
-static void on_done(isl_fetch_t *f, int err, const char *msg) {
-  isl_rt_sub_t *sub = isl_fetch_data(f);
+/* Tells JS that subrequest sub ended (entry.fetchDone) and frees it: 0, or
+ * -1 if the call's arguments could not be made (nothing ran). After a
+ * call, the instance may be gone. */
+static int sub_done(isl_rt_sub_t *sub, int err, const char *msg) {
   sub_unlink(sub);
   isl_iso_t *iso = sub->inst->iso;
   isl_val_t args[3] = {0};
+  int rc = -1;
   if (isl_iso_new_number(iso, sub->id, &args[0]) == 0 && isl_iso_new_number(iso, err, &args[1]) == 0 &&
       isl_iso_new_string(iso, msg ? msg : "", &args[2]) == 0) {
     sub_call(sub, sub->inst->worker->entry->fetch_done, 3, args);
+    rc = 0;
   } else {
     for (int i = 0; i < 3; i++) isl_iso_release(iso, args[i]);
   }
   free(sub);
+  return rc;
+}
+
+static void on_done(isl_fetch_t *f, int err, const char *msg) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  isl_rt_exchange_t *owner = sub->owner;
+  /* Not told (out of memory): its request must not wait for ever, nor
+   * end as if the body had ended. */
+  if (sub_done(sub, err, msg) < 0 && owner && owner->req)
+    isl_rt__exchange_fail(owner, 503, "A subrequest's response could not be delivered to the worker.\n");
 }
 
 /* If url is on the request's own host and its route has an origin, the

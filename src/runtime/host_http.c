@@ -92,8 +92,9 @@ static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *arg
     uint64_t t0 = isl_rt__thread_cpu_ns();
     uint8_t *buf;
     size_t len;
-    if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0)
-      return isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
+    if (isl_iso_array_buffer_copy(iso, argv[1], &buf, &len) < 0) /* the engine's copy needs memory too */
+      return isl_iso_hit_memory_cap(iso) ? isl_iso_throw(iso, "RangeError", "out of memory")
+                                         : isl_iso_throw(iso, "TypeError", "host.write: data must be an ArrayBuffer");
     if (isl_http_res_write(x->req, buf, len) < 0) state = -1;
     free(buf);
     x->inst->io_ns += isl_rt__thread_cpu_ns() - t0;
@@ -106,13 +107,10 @@ static int http_pending(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   return isl_iso_new_number(iso, write_state(exchange_arg(iso, argc, argv)), ret);
 }
 
-static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
-  (void)data;
-  *ret = 0;
-  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
-  if (!x || x->ended) return 0;
+/* The response is out (res_end or res_whole was called): the exchange
+ * lets its HTTP request go and writes its log line. */
+static void ended(isl_rt_exchange_t *x) {
   if (x->req) {
-    isl_http_res_end(x->req);
     /* The client has its answer: stop feeding the request body, and let
      * the connection move on while waitUntil work finishes. */
     x->req->data = NULL;
@@ -122,7 +120,147 @@ static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv,
   x->ended = 1;
   x->ended_ns = isl_rt__now_ns();
   isl_rt__exchange_log(x);
+}
+
+static int http_end(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x || x->ended) return 0;
+  if (x->req) isl_http_res_end(x->req);
+  ended(x);
   return 0;
+}
+
+/* ---- the whole response in one call ------------------------------------------ */
+
+/* A body larger than this goes the streamed way (host.write in pieces,
+ * paced by write_state), so that no tenant makes the host hold more than
+ * a piece per request beyond its bound. dispatch.js's WRITE_PIECE. */
+#define WHOLE_MAX (64u << 10)
+
+typedef struct {
+  isl_rt_exchange_t *x;
+  int status;
+  const char *reason;
+  isl_http_header_t *hdrs;
+  size_t n;
+  int too_big;
+} whole_t;
+
+static void send_whole(whole_t *w, const uint8_t *body, size_t len) {
+  isl_rt_exchange_t *x = w->x;
+  x->status = w->status;
+  if (x->req) {
+    isl_http_req_set_account(x->req, x->inst->worker);
+    isl_http_res_whole(x->req, w->status, w->reason, w->hdrs, w->n, body, len);
+  }
+  ended(x);
+}
+
+static int whole_bytes(const uint8_t *bytes, size_t len, void *arg) {
+  whole_t *w = arg;
+  if (len > WHOLE_MAX) {
+    w->too_big = 1;
+    return 0;
+  }
+  send_whole(w, bytes, len);
+  return 0;
+}
+
+/* The engine's UTF-8 form keeps a lone surrogate as ED A0..BF xx; the
+ * wire gets U+FFFD (EF BF BD) for it, as TextEncoder does: same length. */
+static int whole_text(const uint8_t *bytes, size_t len, void *arg) {
+  if (len > WHOLE_MAX) return whole_bytes(bytes, len, arg);
+  for (size_t i = 0; i + 2 < len; i++) {
+    if (bytes[i] != 0xED || bytes[i + 1] < 0xA0) continue;
+    uint8_t *fixed = malloc(len);
+    if (!fixed) return ISL_ENOMEM;
+    memcpy(fixed, bytes, len);
+    for (size_t j = i; j + 2 < len; j++) {
+      if (fixed[j] == 0xED && fixed[j + 1] >= 0xA0) {
+        memcpy(fixed + j, "\xEF\xBF\xBD", 3);
+        j += 2;
+      }
+    }
+    whole_bytes(fixed, len, arg);
+    free(fixed);
+    return 0;
+  }
+  return whole_bytes(bytes, len, arg);
+}
+
+/* host.respondWhole's codes and flags (response.js has the same). */
+enum { WHOLE_TEXT_PLAIN = 1, WHOLE_JSON = 2 };  /* headerText as a number */
+enum { WHOLE_NO_BODY = -2, WHOLE_BUFFER = -1 }; /* units for a body that is not a string */
+enum { WHOLE_DONE = 1, WHOLE_REASON = 2 };      /* flags */
+
+/*
+ * host.respondWhole(id, status, statusText, headerText, body, units, flags)
+ * -> 0 sent (or nothing left to send to), 1 not taken.
+ * The whole response at once: status line, headers and body in one write
+ * with its Content-Length. body is a string of `units` UTF-16 code units
+ * (sent as UTF-8, converted here), an ArrayBuffer (all of it; units
+ * WHOLE_BUFFER) or nothing (units WHOLE_NO_BODY). headerText as for
+ * respond, or WHOLE_TEXT_PLAIN / WHOLE_JSON for a list that is only the
+ * Content-Type of a string body or of Response.json(); a Content-Length
+ * in it is dropped (the body's size is the length). flags: WHOLE_REASON,
+ * statusText is the reason phrase (else the standard one); WHOLE_DONE,
+ * the request is also finished (as host.done). 1 when the client's queue
+ * is full, the call hit the memory cap or the body is over WHOLE_MAX:
+ * then nothing happened, and the caller takes the general way.
+ */
+static int http_respond_whole(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x || argc < 7) return 0;
+  int flags = (int)isl_iso_to_number(iso, argv[6]);
+  if (!x->status && !x->ended) {
+    /* A full queue streams; so does a call that hit the memory cap (and
+     * caught it): the turn ends in a 503 then, and the general way's
+     * promise jobs never run. */
+    if (write_state(x) > 0 || isl_iso_hit_memory_cap(iso)) return isl_iso_new_number(iso, 1, ret);
+    whole_t w = {x, (int)isl_iso_to_number(iso, argv[1]), NULL, NULL, 0, 0};
+    if (w.status < 200 || w.status > 599) w.status = 500;
+    char *reason = flags & WHOLE_REASON ? isl_iso_to_cstring(iso, argv[2]) : NULL;
+    static char text_plain[] = "content-type\0text/plain;charset=UTF-8", json[] = "content-type\0application/json";
+    isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
+    char *text = NULL;
+    double code = isl_iso_to_number(iso, argv[3]); /* NaN for a text */
+    if (code == WHOLE_TEXT_PLAIN) {
+      hdrs[w.n++] = (isl_http_header_t){text_plain, 12, text_plain + 13, sizeof(text_plain) - 14};
+    } else if (code == WHOLE_JSON) {
+      hdrs[w.n++] = (isl_http_header_t){json, 12, json + 13, sizeof(json) - 14};
+    } else if ((text = isl_iso_to_cstring(iso, argv[3])) != NULL) {
+      utf8_to_latin1(text);
+      size_t all = isl_rt__headers_parse(text, hdrs, MAX_RESPONSE_HEADERS);
+      for (size_t i = 0; i < all; i++)
+        if (strcasecmp(hdrs[i].name, "content-length") != 0) hdrs[w.n++] = hdrs[i];
+    }
+    w.hdrs = hdrs;
+    w.reason = reason && reason[0] ? reason : NULL;
+    int rc = 0;
+    double units = isl_iso_to_number(iso, argv[5]);
+    if (units == WHOLE_NO_BODY) {
+      send_whole(&w, NULL, 0);
+    } else if (units == WHOLE_BUFFER) {
+      rc = isl_iso_array_buffer_read(iso, argv[4], whole_bytes, &w);
+    } else if (units > WHOLE_MAX) {
+      w.too_big = 1;
+    } else if (units >= 0) {
+      rc = isl_iso_string_utf8_read(iso, argv[4], (size_t)units, whole_text, &w);
+    } else {
+      rc = ISL_EINVAL;
+    }
+    free(reason);
+    free(text);
+    if (w.too_big) return isl_iso_new_number(iso, 1, ret);
+    if (rc < 0)
+      return isl_iso_throw(iso, "TypeError", "host.respondWhole: the body must be a string or an ArrayBuffer");
+  }
+  if (flags & WHOLE_DONE) isl_rt__exchange_finish(x);
+  return isl_iso_new_number(iso, 0, ret);
 }
 
 static int http_fail(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
@@ -149,6 +287,23 @@ static int http_done(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv
   return 0;
 }
 
-const isl_rt_host_fn_t isl_rt__http_fns[] = {
-    {"respond", http_respond}, {"write", http_write}, {"pending", http_pending}, {"end", http_end}, {"fail", http_fail},
-    {"done", http_done},       {NULL, NULL}};
+/* host.promiseValue(p): the value of p if it is a promise already
+ * fulfilled, else undefined (pending, rejected, not a promise). For an
+ * async handler that returned without awaiting: its Response is sent at
+ * once, with no promise jobs. */
+static int http_promise_value(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  if (argc < 1 || isl_iso_promise_state(iso, argv[0]) != ISL_ISO_PROMISE_FULFILLED) return 0;
+  return isl_iso_promise_result(iso, argv[0], ret);
+}
+
+const isl_rt_host_fn_t isl_rt__http_fns[] = {{"respond", http_respond},
+                                             {"write", http_write},
+                                             {"pending", http_pending},
+                                             {"end", http_end},
+                                             {"fail", http_fail},
+                                             {"done", http_done},
+                                             {"respondWhole", http_respond_whole},
+                                             {"promiseValue", http_promise_value},
+                                             {NULL, NULL}};

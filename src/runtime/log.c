@@ -66,6 +66,10 @@ static atomic_int state;    /* 0 not started, 1 running, -1 could not start (set
 static atomic_int raw_mode; /* `isolde run`: write at once, unescaped */
 static unsigned next_queue; /* round robin over the queues */
 static int registered;      /* atexit and atfork handlers are in */
+static int writer_asleep;   /* the writer waits on work_cv: a line must wake it (under mu) */
+/* After a quiet spell, the writer lets this long's lines gather before it
+ * writes: one wake-up per batch, not per line. */
+#define LOG_BATCH_MS 5
 
 static void write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
@@ -201,7 +205,16 @@ static void *writer_main(void *arg) {
     queue_t *q = next_ready();
     if (!q) {
       pthread_cond_broadcast(&idle_cv);
+      writer_asleep = 1;
       pthread_cond_wait(&work_cv, &mu);
+      writer_asleep = 0;
+      /* Woken by a line after a quiet spell: let the lines of the next
+       * few milliseconds join it, so a busy server wakes this thread a
+       * few hundred times a second, not once per request. */
+      pthread_mutex_unlock(&mu);
+      struct timespec batch = {0, LOG_BATCH_MS * 1000000L};
+      nanosleep(&batch, NULL);
+      pthread_mutex_lock(&mu);
       continue;
     }
     line_t *batch = q->head;
@@ -283,6 +296,14 @@ int isl_rt__log_start(void) {
 
 /* ---- callers' side --------------------------------------------------------------- */
 
+/* Under mu: a futex wake only when the writer sleeps; a writer that is
+ * awake finds the line by itself. */
+static void wake_writer(void) {
+  if (!writer_asleep) return;
+  writer_asleep = 0;
+  pthread_cond_signal(&work_cv);
+}
+
 void isl_rt__log_write(int fd, const char *text, size_t len) {
   if (fd < 0 || len == 0) return;
   if (atomic_load(&raw_mode) || isl_rt__log_start() < 0) {
@@ -299,7 +320,7 @@ void isl_rt__log_write(int fd, const char *text, size_t len) {
       q->dropped++;
       /* Nothing queued to write before it: say so now. */
       if (!q->head && !q->busy) append_dropped(q);
-      if (q->head) pthread_cond_signal(&work_cv);
+      if (q->head) wake_writer();
     }
     pthread_mutex_unlock(&mu);
     free(l);
@@ -309,7 +330,7 @@ void isl_rt__log_write(int fd, const char *text, size_t len) {
   memcpy(l->text, text, len);
   l->len = len;
   append(q, l);
-  pthread_cond_signal(&work_cv);
+  wake_writer();
   pthread_mutex_unlock(&mu);
 }
 

@@ -52,7 +52,7 @@ static const isl_rt_host_fn_t *const host_tables[] = {isl_rt__console_fns, isl_r
                                                       isl_rt__lazy_fns};
 
 /* And src/api's tables (api.h). */
-static const isl_api_host_fn_t *const api_tables[] = {isl_api_encoding_fns};
+static const isl_api_host_fn_t *const api_tables[] = {isl_api_encoding_fns, isl_api_headers_fns};
 
 static size_t host_defs(isl_iso_host_def_t *defs) {
   size_t n = 0;

@@ -215,9 +215,29 @@ static char *put_latin1(char *p, const char *bytes, size_t n) {
   return p;
 }
 
+/* RFC 9110 token characters, as headers.js's TOKEN. */
+static int is_token(const char *s, size_t n) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (!n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c && strchr(extra, c))))
+      return 0;
+  }
+  return 1;
+}
+
+static int is_http_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* "name: value\n" for every request header, in order, then
  * CF-Connecting-IP with the client's address as Workers has it; a client's
- * own CF-Connecting-IP is dropped so that it cannot pose as another. */
+ * own CF-Connecting-IP is dropped so that it cannot pose as another.
+ * headers.js (entriesFromHost) takes the lines as they are: so every name
+ * here is a token and every value has no NUL, CR or LF and no surrounding
+ * whitespace (the HTTP parser refuses such requests; a header that still
+ * broke these rules would be left out, as Headers would refuse it). */
 static char *header_text(isl_http_req_t *req) {
   static const char ip_name[] = "cf-connecting-ip";
   const char *ip = isl_http_req_remote_addr(req);
@@ -231,10 +251,18 @@ static char *header_text(isl_http_req_t *req) {
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
     if (h->name_len == sizeof(ip_name) - 1 && strncasecmp(h->name, ip_name, h->name_len) == 0) continue;
-    p = put_latin1(p, h->name, h->name_len);
+    const char *v = h->value;
+    size_t vn = h->value_len;
+    while (vn && is_http_ws(v[0])) v++, vn--;
+    while (vn && is_http_ws(v[vn - 1])) vn--;
+    if (!is_token(h->name, h->name_len) || memchr(v, 0, vn) || memchr(v, '\r', vn) || memchr(v, '\n', vn)) continue;
+    for (size_t k = 0; k < h->name_len; k++) { /* a token: ASCII */
+      char c = h->name[k];
+      *p++ = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
     *p++ = ':';
     *p++ = ' ';
-    p = put_latin1(p, h->value, h->value_len);
+    p = put_latin1(p, v, vn);
     *p++ = '\n';
   }
   p += sprintf(p, "%s: %s\n", ip_name, ip);
@@ -363,18 +391,62 @@ static void on_request(isl_http_req_t *req) {
   after_entry(inst);
 }
 
+/* x->body_done when request body bytes could not be delivered: the rest
+ * of the body is dropped and the handler has been told (BODY_LOST). */
+#define BODY_LOST 2
+
+/*
+ * Request body bytes that cannot reach the isolate (its memory is full, or
+ * the entry could not be made) must never let the handler's read end
+ * normally after part of the body: its body stream errors
+ * (entry.bodyEnd(id, why): the read rejects with a TypeError), the rest
+ * of the body is dropped, and if even that cannot be said the request
+ * fails (503, or a cut response). Called at depth 0; x may be freed.
+ */
+static void body_lost(isl_rt_exchange_t *x, const char *why) {
+  isl_rt_inst_t *inst = x->inst;
+  uint32_t id = x->id;
+  x->body_done = BODY_LOST;
+  char line[600];
+  snprintf(line, sizeof(line), "%s %s: the request body could not be delivered whole (%s); its read fails", x->method,
+           x->path, why);
+  isl_rt__tenant_log(inst->worker, "error", line, strlen(line));
+  isl_val_t args[2] = {0};
+  int rc = isl_iso_new_number(inst->iso, id, &args[0]);
+  if (rc == 0) rc = isl_iso_new_string(inst->iso, why, &args[1]);
+  if (rc == 0) {
+    rc = isl_rt__inst_call(inst, inst->worker->entry->body_end, 2, args, x);
+  } else {
+    isl_iso_release(inst->iso, args[0]);
+    isl_iso_release(inst->iso, args[1]);
+  }
+  if (rc < 0 && !inst->poisoned && (x = isl_rt__exchange_find(inst, id)) != NULL)
+    isl_rt__exchange_fail(x, 503, "The request body could not be delivered to the worker.\n");
+}
+
 static void on_body(isl_http_req_t *req, const char *data, size_t len) {
   isl_rt_exchange_t *x = req->data;
   if (!x) return;
   if (x->kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_body(req, data, len);
+  if (x->body_done) return; /* lost: the handler was told, the rest is dropped */
   isl_rt_inst_t *inst = x->inst;
+  uint32_t id = x->id;
   isl_val_t args[2] = {0};
-  if (isl_iso_new_number(inst->iso, x->id, &args[0]) < 0 ||
-      isl_iso_new_array_buffer(inst->iso, data, len, &args[1]) < 0) {
+  int rc = isl_iso_new_number(inst->iso, id, &args[0]);
+  if (rc == 0 && (rc = isl_iso_new_array_buffer(inst->iso, data, len, &args[1])) < 0) {
     isl_iso_release(inst->iso, args[0]);
-    return;
+    body_lost(x, rc == ISL_EMEMLIMIT ? "the worker is out of memory" : "out of memory");
+    return after_entry(inst);
   }
-  isl_rt__inst_call(inst, inst->worker->entry->body_chunk, 2, args, x);
+  if (rc < 0) {
+    body_lost(x, "out of memory");
+    return after_entry(inst);
+  }
+  rc = isl_rt__inst_call(inst, inst->worker->entry->body_chunk, 2, args, x);
+  /* Not delivered, and the request not failed with it (a reset fails
+   * every request in flight): x, if still there, must not go on as if. */
+  if (rc < 0 && !inst->poisoned && (x = isl_rt__exchange_find(inst, id)) != NULL && x->req && !x->body_done)
+    body_lost(x, "the worker could not take it");
   after_entry(inst);
 }
 
@@ -382,6 +454,7 @@ static void call_with_id(isl_http_req_t *req, int which) {
   isl_rt_exchange_t *x = req->data;
   if (!x) return;
   if (x->kind == ISL_RT_KIND_PROXY) return which ? isl_rt__proxy_abort(req) : isl_rt__proxy_body_end(req);
+  if (!which && x->body_done == BODY_LOST) return; /* its stream already failed */
   isl_rt_inst_t *inst = x->inst;
   x->body_done = 1; /* the end of the body, or a client that left: no more bytes */
   isl_val_t id;

@@ -11,14 +11,24 @@
  * told `done` only when the response is out and every ctx.waitUntil promise
  * has settled, so the isolate is not reset under background work.
  *
+ * The common case costs one host call and no promise job: a handler that
+ * returns a Response (or an async one whose promise is already fulfilled
+ * with it) whose body is none, a string or bytes is answered at once by
+ * sendWhole (response.js -> host.respondWhole: status, headers and body
+ * in one write, the string encoded by the host) and, with no waitUntil
+ * work, finished in the same call. The Request it got is made lazily
+ * (request.js makeHostRequest): its headers stay the host's text until
+ * read, its AbortSignal is made when first read (State's signal getter).
+ *
  * Nothing a tenant throws escapes to the host: it becomes a 500 for the
  * client and a stack in the tenant's log (host.fail).
  */
 import host from "./host.js";
 import entry from "./entry.js";
-import { headersFromText, headersToText } from "./headers.js";
-import { Request, makeIncomingRequest } from "./request.js";
-import { Response, responseParts } from "./response.js";
+import { headersToText } from "./headers.js";
+import { Request, makeHostRequest } from "./request.js";
+import { Response, responseParts, sendWhole } from "./response.js";
+import { AbortController } from "./events.js";
 import { setTimeout } from "./timers.js";
 import { fetch } from "./fetch.js";
 
@@ -111,21 +121,57 @@ entry.registerModule = (ns) => {
   );
 };
 
-function makeState(id) {
-  const st = { id, controller: null, waitUntil: [], respondWith: null, passThrough: false, abort: new AbortController(), sent: false };
-  st.ctx = {
-    waitUntil(p) {
-      st.waitUntil.push(Promise.resolve(p).catch((e) => host.log("error", `Uncaught (in waitUntil) ${describe(e)}`)));
-    },
-    passThroughOnException() {
-      st.passThrough = true;
-    },
-  };
-  return st;
+/* ctx, the handler's third argument: its methods act on the request's state. */
+class ExecutionContext {
+  #st;
+  constructor(st) {
+    this.#st = st;
+  }
+  waitUntil(p) {
+    const st = this.#st;
+    if (st.waitUntil === null) st.waitUntil = [];
+    st.waitUntil.push(Promise.resolve(p).catch((e) => host.log("error", `Uncaught (in waitUntil) ${describe(e)}`)));
+  }
+  passThroughOnException() {
+    this.#st.passThrough = true;
+  }
 }
+
+/* A request's state. Fields that keep their defaults live on the prototype,
+ * so a request that is answered at once sets only id, ctx and request. */
+class State {
+  constructor(id) {
+    this.id = id;
+    this.ctx = new ExecutionContext(this);
+  }
+  /* The request's signal (request.js reads it, with redirect and cf,
+   * from here): made on first use, already aborted if the client went
+   * away before anyone asked. */
+  get signal() {
+    if (this.abort === null) {
+      this.abort = new AbortController();
+      if (this.aborted !== null) this.abort.abort(this.aborted);
+    }
+    return this.abort.signal;
+  }
+}
+Object.assign(State.prototype, {
+  controller: null, // the request body stream's controller
+  waitUntil: null, // ctx.waitUntil promises, once there is one
+  respondWith: null,
+  passThrough: false,
+  abort: null, // the request's AbortController, made when its signal is first read
+  aborted: null, // the reason, once the client went away
+  sent: false,
+  finished: false, // host.done was said (with the response)
+  request: null,
+  redirect: "follow", // the incoming request's (request.js)
+  cf: undefined,
+});
 
 function runHandler(st, request) {
   if (moduleHandler) return moduleHandler.fetch(request, env, st.ctx);
+  st.request = request;
   const ev = new FetchEvent("fetch", { request }, st);
   for (const l of fetchListeners.slice()) {
     if (typeof l === "function") l.call(globalThis, ev);
@@ -134,6 +180,24 @@ function runHandler(st, request) {
   }
   if (!st.respondWith) throw new TypeError("no fetch listener called event.respondWith()");
   return st.respondWith;
+}
+
+/*
+ * The common case in one host call: a Response whose body is none, a
+ * string or bytes goes to the host whole (status, headers and body in one
+ * write; the host encodes a string), and with no waitUntil work the
+ * request is done in the same call (response.js sendWhole). false when
+ * resp must take send()'s general way.
+ */
+function sendFast(st, resp) {
+  const done = st.waitUntil === null;
+  if (!sendWhole(resp, st.id, done)) return false;
+  st.sent = true;
+  if (done) {
+    inflight.delete(st.id);
+    st.finished = true;
+  }
+  return true;
 }
 
 async function send(st, resp) {
@@ -161,11 +225,22 @@ async function send(st, resp) {
   host.respond(id, parts.status, parts.statusText, text);
   const reader = parts.stream.getReader();
   for (;;) {
-    let { value, done } = await reader.read();
+    let value, done;
+    try {
+      ({ value, done } = await reader.read());
+    } catch (e) {
+      // The body cannot be sent whole: cut the client's response (never a
+      // normal end, which would pass part of it for all of it) and say why.
+      host.fail(id, `The response body stream failed; the response was cut short: ${describe(e)}`);
+      return;
+    }
     if (done) break;
     if (value instanceof ArrayBuffer) value = new Uint8Array(value);
     else if (ArrayBuffer.isView(value)) value = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else throw new TypeError("a response body stream must yield ArrayBuffer or ArrayBufferView chunks");
+    else {
+      reader.cancel(new TypeError("not a byte chunk")).catch(() => {});
+      throw new TypeError("a response body stream must yield ArrayBuffer or ArrayBufferView chunks");
+    }
     // Back-pressure: slow clients must not make the host buffer the body.
     let written = value.byteLength ? writeBody(id, value) : host.pending(id) >= 0;
     if (written !== true && written !== false) written = await written;
@@ -238,6 +313,7 @@ function toArrayBuffer(u8) {
 
 async function settle(st) {
   // waitUntil may be called while earlier promises run: wait until no new one came.
+  if (st.waitUntil === null) st.waitUntil = [];
   for (let seen = -1; seen !== st.waitUntil.length; ) {
     seen = st.waitUntil.length;
     await Promise.allSettled(st.waitUntil);
@@ -247,8 +323,7 @@ async function settle(st) {
 }
 
 entry.dispatch = (id, method, url, headerText, hasBody) => {
-  const st = makeState(id);
-  inflight.set(id, st);
+  const st = new State(id);
   let body = null;
   if (hasBody) {
     body = new ReadableStream({
@@ -258,18 +333,28 @@ entry.dispatch = (id, method, url, headerText, hasBody) => {
     });
   }
   let result;
+  let request = null;
   try {
-    const request = makeIncomingRequest(url, method, headersFromText(headerText), body, st.abort.signal);
-    st.request = request;
+    request = makeHostRequest(url, method, headerText, body, st);
     result = runHandler(st, request);
+    // A Response now, or an async handler's promise already fulfilled with one: no promise jobs.
+    if (sendFast(st, result) || (result instanceof Promise && sendFast(st, host.promiseValue(result)))) {
+      if (!st.finished) {
+        inflight.set(id, st);
+        settle(st);
+      }
+      return;
+    }
   } catch (e) {
     result = Promise.reject(e);
   }
+  st.request = request;
+  inflight.set(id, st);
   Promise.resolve(result)
-    .then((resp) => send(st, resp))
+    .then((resp) => (sendFast(st, resp) ? undefined : send(st, resp)))
     .catch((err) => (st.passThrough && !st.sent && st.request ? passThrough(st, err) : Promise.reject(err)))
     .catch((err) => host.fail(id, `Uncaught ${describe(err)}`))
-    .then(() => settle(st));
+    .then(() => st.finished || settle(st));
 };
 
 entry.bodyChunk = (id, ab) => {
@@ -283,11 +368,15 @@ entry.bodyChunk = (id, ab) => {
   }
 };
 
-entry.bodyEnd = (id) => {
+/* The request body ended; with `error` (a message from the host), it
+ * could not be delivered whole: the handler's read rejects with a
+ * TypeError instead of ending normally after part of the body. */
+entry.bodyEnd = (id, error) => {
   const st = inflight.get(id);
   if (st && st.controller) {
     try {
-      st.controller.close();
+      if (error) st.controller.error(new TypeError(`Network connection lost: ${error}`));
+      else st.controller.close();
     } catch {
       // already cancelled
     }
@@ -307,5 +396,6 @@ entry.abort = (id) => {
     }
     st.controller = null;
   }
-  st.abort.abort(reason);
+  st.aborted = reason;
+  if (st.abort) st.abort.abort(reason);
 };

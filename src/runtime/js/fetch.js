@@ -99,17 +99,26 @@ entry.fetchResponse = (id, status, statusText, headerText, finalUrl) => {
   st.resolve(makeIncomingResponse(status, statusText, headersFromText(headerText), stream, finalUrl || st.url, redirected));
 };
 
-entry.fetchChunk = (id, ab) => {
+/* held: the host paused the transfer while this chunk waited for the
+ * isolate (src/runtime/host_fetch.c); it goes on once the stream wants
+ * more, as after a pause of ours. */
+entry.fetchChunk = (id, ab, held) => {
   const st = inflight.get(id);
   if (!st || !st.controller) return;
+  if (held) st.paused = true;
   try {
     st.controller.enqueue(new Uint8Array(ab));
   } catch {
     return; // the reader cancelled; the abort is on its way
   }
-  if (!st.paused && st.controller.desiredSize <= 0) {
-    st.paused = true;
-    host.fetchPause(id, 1);
+  if (st.controller.desiredSize <= 0) {
+    if (!st.paused) {
+      st.paused = true;
+      host.fetchPause(id, 1);
+    }
+  } else if (st.paused) {
+    st.paused = false;
+    host.fetchPause(id, 0);
   }
 };
 

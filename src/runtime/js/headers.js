@@ -14,9 +14,17 @@
  *
  * headersToText()/headersFromText() carry a header list across the host
  * boundary as "name: value\n" lines (one line per Set-Cookie value).
+ *
+ * Names and values are checked by the host (host.headerCheck,
+ * src/api/headers.c): one call per append/set/get/has/delete instead of a
+ * regular expression per rule. recordEntries(), entriesFromHost() and
+ * headersFromEntries() let Request and Response keep a header list as
+ * plain entries (or the host's text) and make the Headers object only
+ * when someone reads `headers`.
  */
 import { exposeInterface } from "./domexception.js";
 import { customInspect } from "./console.js";
+import host from "./host.js";
 
 /* RFC 9110 token characters. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -42,13 +50,55 @@ function byteString(value, what) {
   return s;
 }
 
-function checkName(name, what) {
-  if (!TOKEN.test(name)) throw new TypeError(`Headers.${what}: invalid header name "${name}"`);
+
+/* host.headerCheck's codes (src/api/api.h): the first rule broken. */
+const WIDE_NAME = 1;
+const BAD_NAME = 3;
+const CODE = 15;
+const UPPER = 16; // a flag beside the code: the name has an upper-case ASCII letter
+
+function checkFailed(code, name, what) {
+  if (code <= 2) throw new TypeError(`Headers.${what}: the string contains a character above U+00FF`);
+  if (code === BAD_NAME) throw new TypeError(`Headers.${what}: invalid header name "${name}"`);
+  throw new TypeError(`Headers.${what}: invalid header value`);
 }
 
-function checkValue(value, what) {
-  if (/[\0\r\n]/.test(value)) throw new TypeError(`Headers.${what}: invalid header value`);
+/* String(name) checked as a header name (a ByteString and a token), in
+ * the host: one call instead of two regular expressions. */
+function nameArg(name, what) {
+  name = String(name);
+  const code = host.headerCheck(name, name.length);
+  if ((code & CODE) !== 0) checkFailed(code & CODE, name, what);
+  pairLower = (code & UPPER) !== 0;
+  return name;
 }
+
+/*
+ * [name, value] as append() and set() take them: both converted with
+ * String() (the name first, and a name with a character above U+00FF
+ * throws before an object value is converted, as WebIDL does), checked in
+ * the host in one call in the order the spec checks them, and the value
+ * without its surrounding HTTP whitespace. Returns the value; the name is
+ * left in pairName.
+ */
+let pairName = "";
+let pairLower = false; // the name has upper-case letters
+function pairArgs(name, value, what) {
+  name = String(name);
+  if (typeof value !== "string") {
+    if (value !== null && (typeof value === "object" || typeof value === "function")) {
+      const code = host.headerCheck(name, name.length) & CODE;
+      if (code === WIDE_NAME) checkFailed(code, name, what);
+    }
+    value = String(value);
+  }
+  const code = host.headerCheck(name, name.length, value, value.length);
+  if ((code & CODE) !== 0) checkFailed(code & CODE, name, what);
+  pairName = name;
+  pairLower = (code & UPPER) !== 0;
+  return normalizeValue(value);
+}
+const isEnumerable = Object.prototype.propertyIsEnumerable;
 
 let internals;
 
@@ -74,6 +124,9 @@ export class Headers {
       appendRaw(h, name, value) {
         h.#list.push({ name, lower: name.toLowerCase(), value });
         h.#sorted = null;
+      },
+      adopt(h, list) {
+        h.#list = list;
       },
     };
   }
@@ -118,12 +171,10 @@ export class Headers {
 
   append(name, value) {
     if (arguments.length < 2) throw new TypeError("Headers.append: 2 arguments required");
-    name = byteString(name, "append");
-    value = normalizeValue(byteString(value, "append"));
-    checkName(name, "append");
-    checkValue(value, "append");
+    value = pairArgs(name, value, "append");
+    name = pairName;
     this.#mutable("append");
-    const lower = name.toLowerCase();
+    const lower = pairLower ? name.toLowerCase() : name;
     const existing = this.#list.find((e) => e.lower === lower);
     this.#list.push({ name: existing ? existing.name : name, lower, value });
     this.#sorted = null;
@@ -131,10 +182,9 @@ export class Headers {
 
   delete(name) {
     if (arguments.length < 1) throw new TypeError("Headers.delete: 1 argument required");
-    name = byteString(name, "delete");
-    checkName(name, "delete");
+    name = nameArg(name, "delete");
     this.#mutable("delete");
-    const lower = name.toLowerCase();
+    const lower = pairLower ? name.toLowerCase() : name;
     const kept = this.#list.filter((e) => e.lower !== lower);
     if (kept.length !== this.#list.length) {
       this.#list = kept;
@@ -144,9 +194,8 @@ export class Headers {
 
   get(name) {
     if (arguments.length < 1) throw new TypeError("Headers.get: 1 argument required");
-    name = byteString(name, "get");
-    checkName(name, "get");
-    const lower = name.toLowerCase();
+    name = nameArg(name, "get");
+    const lower = pairLower ? name.toLowerCase() : name;
     const values = [];
     for (const e of this.#list) if (e.lower === lower) values.push(e.value);
     return values.length === 0 ? null : values.join(", ");
@@ -167,20 +216,17 @@ export class Headers {
 
   has(name) {
     if (arguments.length < 1) throw new TypeError("Headers.has: 1 argument required");
-    name = byteString(name, "has");
-    checkName(name, "has");
-    const lower = name.toLowerCase();
+    name = nameArg(name, "has");
+    const lower = pairLower ? name.toLowerCase() : name;
     return this.#list.some((e) => e.lower === lower);
   }
 
   set(name, value) {
     if (arguments.length < 2) throw new TypeError("Headers.set: 2 arguments required");
-    name = byteString(name, "set");
-    value = normalizeValue(byteString(value, "set"));
-    checkName(name, "set");
-    checkValue(value, "set");
+    value = pairArgs(name, value, "set");
+    name = pairName;
     this.#mutable("set");
-    const lower = name.toLowerCase();
+    const lower = pairLower ? name.toLowerCase() : name;
     const i = this.#list.findIndex((e) => e.lower === lower);
     if (i < 0) {
       this.#list.push({ name, lower, value });
@@ -193,18 +239,8 @@ export class Headers {
 
   #sortAndCombine() {
     if (this.#sorted) return this.#sorted;
-    const names = [...new Set(this.#list.map((e) => e.lower))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const out = [];
-    for (const lower of names) {
-      const values = this.#list.filter((e) => e.lower === lower).map((e) => e.value);
-      if (lower === "set-cookie") {
-        for (const v of values) out.push([lower, v]);
-      } else {
-        out.push([lower, values.join(", ")]);
-      }
-    }
-    this.#sorted = out;
-    return out;
+    this.#sorted = sortAndCombine(this.#list);
+    return this.#sorted;
   }
 
   forEach(callback, thisArg = undefined) {
@@ -279,11 +315,105 @@ export function getGuard(headers) {
   return internals.getGuard(headers);
 }
 
+/* The spec's "sort and combine" of a header list: [lower, value] pairs,
+ * names sorted, values of one name joined with ", " except Set-Cookie's. */
+function sortAndCombine(list) {
+  const out = [];
+  const n = list.length;
+  if (n === 1) {
+    out.push([list[0].lower, list[0].value]);
+    return out;
+  }
+  const names = [...new Set(list.map((e) => e.lower))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const lower of names) {
+    const values = list.filter((e) => e.lower === lower).map((e) => e.value);
+    if (lower === "set-cookie") {
+      for (const v of values) out.push([lower, v]);
+    } else {
+      out.push([lower, values.join(", ")]);
+    }
+  }
+  return out;
+}
+
 /* "name: value\n" lines, one per Set-Cookie value, for the host. */
 export function headersToText(headers) {
+  return entriesToText(internals.list(headers));
+}
+
+/* The same text from a header list ({ name, lower, value } entries). */
+export function entriesToText(list) {
+  if (list.length === 0) return "";
+  if (list.length === 1) return `${list[0].lower}: ${list[0].value}\n`;
   let text = "";
-  for (const [name, value] of internals.sorted(headers)) text += `${name}: ${value}\n`;
+  for (const [name, value] of sortAndCombine(list)) text += `${name}: ${value}\n`;
   return text;
+}
+
+/*
+ * The header list `new Headers(init)` would hold for a plain record init
+ * (an object whose prototype is Object.prototype or null and that is not
+ * iterable), read and checked in the same order with the same errors; or
+ * null for any other init, which the caller hands to new Headers. For a
+ * Response whose Headers object is made only if someone asks for it.
+ */
+export function recordEntries(init) {
+  if (init === undefined) return [];
+  if (init === null || typeof init !== "object" || init instanceof Headers) return null;
+  const iter = init[Symbol.iterator];
+  if (iter !== undefined && iter !== null) return null;
+  const list = [];
+  const keys = Reflect.ownKeys(init);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k];
+    if (!isEnumerable.call(init, key)) continue;
+    if (typeof key === "symbol") throw new TypeError("Headers: header names must be strings");
+    const value = pairArgs(key, init[key], "append");
+    const name = pairName;
+    const lower = pairLower ? name.toLowerCase() : name;
+    let kept = name;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].lower === lower) {
+        kept = list[i].name;
+        break;
+      }
+    }
+    list.push({ name: kept, lower, value });
+  }
+  return list;
+}
+
+/* A Headers object over list (taken), with the given guard. */
+export function headersFromEntries(list, guard) {
+  const h = new Headers();
+  internals.adopt(h, list);
+  internals.setGuard(h, guard);
+  return h;
+}
+
+/* Whether list has an entry named lower (lower-cased). */
+export function entriesHas(list, lower) {
+  for (let i = 0; i < list.length; i++) if (list[i].lower === lower) return true;
+  return false;
+}
+
+/* A header list from the host's "name: value\n" lines for an incoming
+ * request: runtime.c writes only names that are tokens, lower-cased (the
+ * case of a name is never seen: iteration and the host text use the lower
+ * case) and values with no NUL, CR, LF or surrounding whitespace (the HTTP
+ * parser checked them), so nothing is checked again here. */
+export function entriesFromHost(text) {
+  const list = [];
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf("\n", start);
+    if (end < 0) break;
+    const colon = text.indexOf(":", start);
+    const name = text.slice(start, colon);
+    list.push({ name, lower: name, value: text.slice(colon + 2, end) });
+    start = end + 1;
+  }
+  return list;
 }
 
 /* A Headers object from the host's "name: value\n" lines; lines without a

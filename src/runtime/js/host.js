@@ -27,6 +27,13 @@
  *   cacheDelete(cacheName, url, nowMs) -> 1 if a live entry was removed, else 0
  *                                 the Cache API's store (host_cache.c); the tenant is the caller's worker
  *   lazySource(name) -> string    a prelude chunk kept out of the snapshot (host_lazy.c): "tr46"
+ *   respondWhole(reqId, status, statusText, headerText | 1 | 2, body, units, flags) -> 0 sent, 1 not taken
+ *                                 the whole response in one write (host_http.c): body a string of `units`
+ *                                 UTF-16 units (UTF-8 on the wire), an ArrayBuffer (units -1) or none (-2);
+ *                                 headerText 1 / 2: only content-type text/plain;charset=UTF-8 / application/json;
+ *                                 flags: 1 also finish the request (done), 2 statusText is the reason phrase
+ *   promiseValue(p) -> value | undefined        the value of an already fulfilled promise
+ *   headerCheck(name, nameUnits, value?, valueUnits?) -> code | 16   header rules (src/api/headers.c)
  *   utf8Decode(buffer, offset, length, flags, state) -> string | {text, state} | undefined   (src/api/encoding.c)
  *   utf8Encode(string, length) -> ArrayBuffer
  *   utf8EncodeInto(string, length, capacity) -> {read, bytes}

@@ -8,7 +8,7 @@
  */
 import { Body, extractBody, nullBody, streamBody, takeBody, cloneBody, bodyState } from "./body.js";
 import { exposeInterface } from "./domexception.js";
-import { Headers, setGuard } from "./headers.js";
+import { Headers, setGuard, headersFromEntries, entriesFromHost } from "./headers.js";
 import { AbortController, AbortSignal } from "./events.js";
 
 /* Methods the spec upper-cases; others keep the caller's case. */
@@ -60,23 +60,48 @@ function checkCf(cf) {
 
 let isRequest;
 
+/* A clone's #x: the same fields, with the signal as it is now. */
+function cloneX(x, signal) {
+  if (x === null) return null;
+  return { redirect: x.redirect, cf: x.cf, signal };
+}
+
+/* The null body of an incoming request: body.js never changes a null
+ * state (a read, clone or move of one makes another). */
+const NULL_STATE = Object.freeze(nullBody());
+/* The fields that are almost always their defaults, in #x while they are not: */
+const DEFAULTS = Object.freeze({ redirect: "follow", cf: undefined, signal: null });
+/* makeHostRequest's arguments, for the constructor (no object per request). */
+let hostUrl, hostMethod, hostText, hostBody, hostMaker;
+const INTERNAL_HOST = Symbol("host");
+
 export class Request extends Body {
   #url;
   #method;
-  #headers;
-  #redirect;
-  #signal;
-  #cf;
+  #headers; // a Headers, or the host's "name: value\n" text until `headers` is read
+  /* null while redirect, cf and signal are their defaults ("follow",
+   * undefined, none yet: one nobody can abort is made on demand), else an
+   * object with those three: { redirect, cf, signal }, or for an incoming
+   * request dispatch.js's state, whose `signal` getter makes the
+   * request's AbortSignal when first read. */
+  #x;
 
   constructor(input, init = undefined) {
+    if (input === INTERNAL_HOST) {
+      super(hostBody);
+      this.#url = hostUrl;
+      this.#method = hostMethod;
+      this.#headers = hostText;
+      this.#x = hostMaker;
+      hostBody = hostMaker = null;
+      return;
+    }
     if (input === INTERNAL) {
       super(init.body);
       this.#url = init.url;
       this.#method = init.method;
       this.#headers = init.headers;
-      this.#redirect = init.redirect;
-      this.#signal = init.signal;
-      this.#cf = init.cf;
+      this.#x = init.x;
       return;
     }
     if (arguments.length < 1) throw new TypeError("Failed to construct 'Request': 1 argument required, but only 0 present.");
@@ -86,10 +111,11 @@ export class Request extends Body {
     const from = isRequest(input) ? input : null;
     const url = from ? from.#url : parseURL(input);
     const method = init.method !== undefined ? normalizeMethod(init.method) : from ? from.#method : "GET";
-    const headers = new Headers(init.headers !== undefined ? init.headers : from ? from.#headers : undefined);
-    const redirect = init.redirect !== undefined ? checkRedirect(init.redirect) : from ? from.#redirect : "follow";
-    const signal = init.signal !== undefined ? checkSignal(init.signal) : from ? from.#signal : null;
-    const cf = init.cf !== undefined ? checkCf(init.cf) : from ? from.#cf : undefined;
+    const headers = new Headers(init.headers !== undefined ? init.headers : from ? from.#hdrs() : undefined);
+    const fx = from && from.#x !== null ? from.#x : DEFAULTS;
+    const redirect = init.redirect !== undefined ? checkRedirect(init.redirect) : fx.redirect;
+    const signal = init.signal !== undefined ? checkSignal(init.signal) : from ? from.#sig() : null;
+    const cf = init.cf !== undefined ? checkCf(init.cf) : fx.cf;
     const hasInitBody = init.body !== undefined && init.body !== null;
     const inputHasBody = from !== null && bodyState(from).kind !== "null";
     if ((hasInitBody || inputHasBody) && (method === "GET" || method === "HEAD")) {
@@ -109,9 +135,22 @@ export class Request extends Body {
     this.#url = url;
     this.#method = method;
     this.#headers = headers;
-    this.#redirect = redirect;
-    this.#signal = signal;
-    this.#cf = cf;
+    this.#x = redirect === "follow" && cf === undefined && signal === null ? null : { redirect, cf, signal };
+  }
+
+  /* The Headers, made from the host's text on first use (immutable, as
+   * only an incoming request has host text). */
+  #hdrs() {
+    const h = this.#headers;
+    if (typeof h !== "string") return h;
+    return (this.#headers = headersFromEntries(entriesFromHost(h), "immutable"));
+  }
+
+  /* The signal as it is now (null: none yet); an incoming request's is
+   * made on first use. */
+  #sig() {
+    const x = this.#x;
+    return x === null ? null : x.signal;
   }
 
   static {
@@ -125,18 +164,23 @@ export class Request extends Body {
     return this.#method;
   }
   get headers() {
-    return this.#headers;
+    return this.#hdrs();
   }
   get redirect() {
-    return this.#redirect;
+    return (this.#x || DEFAULTS).redirect;
   }
   get signal() {
     /* A request always has a signal; one nobody can abort is made on demand. */
-    if (this.#signal === null) this.#signal = new AbortController().signal;
-    return this.#signal;
+    let s = this.#sig();
+    if (s === null) {
+      const x = this.#x || DEFAULTS;
+      s = new AbortController().signal;
+      this.#x = { redirect: x.redirect, cf: x.cf, signal: s };
+    }
+    return s;
   }
   get cf() {
-    return this.#cf;
+    return (this.#x || DEFAULTS).cf;
   }
   get fetcher() {
     return null;
@@ -153,16 +197,14 @@ export class Request extends Body {
 
   clone() {
     if (!isRequest(this)) throw new TypeError("Illegal invocation");
-    const headers = new Headers(this.#headers);
+    const headers = new Headers(this.#hdrs());
     setGuard(headers, "request");
     return new Request(INTERNAL, {
       body: cloneBody(this),
       url: this.#url,
       method: this.#method,
       headers,
-      redirect: this.#redirect,
-      signal: this.#signal,
-      cf: this.#cf,
+      x: cloneX(this.#x, this.#sig()),
     });
   }
 }
@@ -177,15 +219,34 @@ export function makeIncomingRequest(url, method, headers, bodyStream, signal, cf
   const h = headers instanceof Headers ? headers : new Headers(headers);
   setGuard(h, "immutable");
   const upper = String(method).toUpperCase();
+  cf = cf === null ? undefined : cf;
   return new Request(INTERNAL, {
     body: streamBody(bodyStream),
     url: String(url),
     method: NORMALIZED.has(upper) ? upper : String(method),
     headers: h,
-    redirect: "follow",
-    signal: signal || null,
-    cf: cf === null ? undefined : cf,
+    x: cf === undefined && !signal ? null : { redirect: "follow", cf, signal: signal || null },
   });
+}
+
+/*
+ * The same from what the host gives dispatch.js, made lazily: headerText
+ * is the host's "name: value\n" lines (checked by the HTTP parser and
+ * runtime.c), parsed only when the worker reads request.headers; state
+ * (dispatch.js's) has redirect "follow", cf undefined and a `signal`
+ * getter that makes the request's AbortSignal when first read.
+ */
+export function makeHostRequest(url, method, headerText, bodyStream, state) {
+  if (!NORMALIZED.has(method)) {
+    const upper = method.toUpperCase();
+    if (NORMALIZED.has(upper)) method = upper;
+  }
+  hostUrl = url;
+  hostMethod = method;
+  hostText = headerText;
+  hostBody = bodyStream === null ? NULL_STATE : streamBody(bodyStream);
+  hostMaker = state;
+  return new Request(INTERNAL_HOST);
 }
 
 /* Fields fetch() needs from a Request (internal). */
