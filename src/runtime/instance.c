@@ -213,11 +213,12 @@ static void drop_queue(isl_rt_inst_t *inst) {
 /* Gives up a turn that is paused (its instance is being freed). */
 static void abandon_turn(isl_rt_inst_t *inst) {
   struct isl_rt_turn_s *t = inst->turn;
-  if (!t) return;
-  if (inst->pool) {
-    isl_rt__sched_unpark(inst->pool->sched, inst);
-    isl_rt__sched_fiber_done(inst->pool->sched, t->fiber, 0);
+  if (inst->pool) isl_rt__sched_unpark(inst->pool->sched, inst); /* parked with a queue only, perhaps */
+  if (!t) {
+    drop_queue(inst);
+    return;
   }
+  if (inst->pool) isl_rt__sched_fiber_done(inst->pool->sched, t->fiber, 0);
   isl_iso_turn_end(inst->iso);
   inst->turn = NULL;
   inst->current = NULL;
@@ -308,8 +309,8 @@ static int start_turn(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
 
 int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *args, isl_rt_exchange_t *charge) {
   int rc = inst->poisoned ? ISL_EDEAD : argc > MAX_ARGS ? ISL_EINVAL : 0;
-  if (rc == 0 && inst->turn && !inst->turn->running) {
-    /* Its turn is paused: this entry waits for it. */
+  if (rc == 0 && !(inst->turn && inst->turn->running) && (inst->turn || inst->queue_head)) {
+    /* Its turn is paused, or earlier entries wait: this one waits too. */
     queued_t *q = calloc(1, sizeof(*q));
     if (q) {
       q->fn = fn;
@@ -335,24 +336,36 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   return start_turn(inst, fn, argc, args, charge);
 }
 
-/* Runs the entries that waited for a turn to end, until one pauses. */
-static void run_queue(isl_rt_inst_t *inst) {
-  while (inst->queue_head && !inst->turn && !inst->poisoned) {
-    queued_t *q = inst->queue_head;
-    inst->queue_head = q->next;
-    if (!inst->queue_head) inst->queue_tail = NULL;
-    start_turn(inst, q->fn, q->argc, q->args, q->charge_id ? isl_rt__exchange_find(inst, q->charge_id) : NULL);
-    free(q);
-  }
-  if (inst->poisoned) drop_queue(inst);
+/* Starts the first entry that waited for a turn to end. */
+static void run_next(isl_rt_inst_t *inst) {
+  queued_t *q = inst->queue_head;
+  if (!q || inst->turn || inst->poisoned) return;
+  inst->queue_head = q->next;
+  if (!inst->queue_head) inst->queue_tail = NULL;
+  start_turn(inst, q->fn, q->argc, q->args, q->charge_id ? isl_rt__exchange_find(inst, q->charge_id) : NULL);
+  free(q);
 }
 
+/* From the loop's idle callback (sched.c): a parked instance gets one
+ * slice of its paused turn, or starts the next entry of its queue. Either
+ * way the loop polls I/O before this instance runs again: a computing
+ * tenant whose requests queue up does not run one turn's end and the next
+ * turn's first slice back to back while its neighbours wait. */
 void isl_rt__inst_resume(isl_rt_inst_t *inst) {
   isl_rt_pool_t *pool = inst->pool;
-  if (!inst->turn || !run_slice(inst, 1)) return;
-  end_turn(inst);
-  run_queue(inst);
-  if (!inst->turn && !isl_rt__inst_maybe_discard(inst)) isl_rt__pool_trim(pool);
+  if (inst->turn) {
+    if (!run_slice(inst, 1)) return; /* parked again */
+    end_turn(inst);
+  } else {
+    run_next(inst);
+  }
+  if (inst->turn) return; /* a new turn paused: parked by run_slice */
+  if (inst->poisoned) drop_queue(inst);
+  if (inst->queue_head) {
+    isl_rt__sched_park(isl_rt__sched(pool), inst);
+    return;
+  }
+  if (!isl_rt__inst_maybe_discard(inst)) isl_rt__pool_trim(pool);
 }
 
 /* After the turn's last slice: charge it, settle what it ended, and check
@@ -412,7 +425,7 @@ int isl_rt__refuse_in_global_scope(isl_iso_t *iso) {
 }
 
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst) {
-  if (inst->depth || !inst->pool) return 0;
+  if (inst->depth || !inst->pool || (inst->queue_head && !inst->poisoned)) return 0;
   if (inst->poisoned || (!inst->n_exchanges && isl_iso_needs_recycle(inst->iso))) {
     isl_rt__inst_free(inst);
     return 1;
