@@ -19,6 +19,7 @@
  * once, plus one. Past ISL_RT_MAX_FIBERS, turns run on the loop's own stack
  * and cannot pause (the old behaviour, never a failure).
  */
+#include <sched.h>
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -86,6 +87,11 @@ static void on_idle(uv_idle_t *h) {
   if (!s->head) s->tail = NULL;
   inst->paused_next = NULL;
   if (!s->head) uv_idle_stop(&s->idle); /* parking again restarts it */
+  /* Between two slices of a computation, the core goes to whatever else
+   * is runnable first (the other loops, the clients on this machine, the
+   * kernel's network work): a computing tenant keeps its loop thread on
+   * the CPU only as long as nothing else wants it. */
+  sched_yield();
   isl_rt__inst_resume(inst);
 }
 
