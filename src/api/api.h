@@ -10,7 +10,8 @@
  * unique across all tables).
  *
  * What it owns: conversions and data structures of the Web API that need
- * no event loop, no request and no tenant state (encoding.c: UTF-8).
+ * no event loop, no request and no tenant state (encoding.c: UTF-8;
+ * bytestring.c: header bytes, which src/runtime calls directly).
  * What it does not do: instances, scheduling, I/O (src/runtime), HTTP
  * (src/http). It includes src/isolate and src/common, never src/runtime.
  *
@@ -90,5 +91,31 @@ enum {
   ISL_API_HEADER_UPPER = 16,
 };
 extern const isl_api_host_fn_t isl_api_headers_fns[];
+
+/*
+ * bytestring.c: Fetch's byte strings (header names and values, reason
+ * phrases), the one codec between their bytes (the wire, the cache's
+ * store) and the engine's UTF-8 text of code points U+0000..U+00FF (what
+ * isl_iso_new_string takes and isl_iso_to_cstring gives). Each byte is the
+ * code point of the same value, in every direction: a client's request,
+ * a worker's response, a subrequest, an origin's response, the cache.
+ *
+ *   isl_api_bytes_to_utf8(dst, src, n) -> bytes written to dst
+ *       each of the n bytes of src as its code point in UTF-8 (below 0x80
+ *       as is, else two bytes): dst must hold 2 * n bytes (no NUL added).
+ *   isl_api_utf8_to_bytes(dst, src, n, &len) -> 0 or ISL_EINVAL
+ *       the reverse for n bytes of text; dst may be src (converts in
+ *       place; it never writes ahead of what it has read) and *len is the
+ *       number of bytes written. A code point above U+00FF (Headers
+ *       already refuses those) or bytes that are not UTF-8 are not a byte
+ *       string: ISL_EINVAL, with *len the offset of that sequence in src.
+ *   isl_api_cstring_to_bytes(s) -> 0 or ISL_EINVAL
+ *       isl_api_utf8_to_bytes in place on the NUL-terminated s (from
+ *       isl_iso_to_cstring), which stays NUL-terminated; on ISL_EINVAL s
+ *       is left empty, so nothing of a refused text is used by mistake.
+ */
+size_t isl_api_bytes_to_utf8(char *dst, const char *src, size_t n);
+int isl_api_utf8_to_bytes(char *dst, const char *src, size_t n, size_t *len);
+int isl_api_cstring_to_bytes(char *s);
 
 #endif

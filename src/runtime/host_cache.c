@@ -8,7 +8,8 @@
  * taken here and never from JavaScript: whatever a tenant passes as cache
  * name or URL, it can only reach its own entries. HTTP semantics (what may
  * be stored and for how long, conditional requests) are cache.js's; this
- * file moves bytes.
+ * file moves bytes. Header text is stored as the bytes it stands for
+ * (a byte string: U+00E9 is the byte E9; api.h's codec both ways).
  *
  * The Cache API is for requests: at load time (no loop, no request) it
  * throws, as Workers refuses I/O in global scope. During the synthetic
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "cache/cache.h"
 #include "runtime/internal.h"
 
@@ -64,7 +66,9 @@ static int cache_put(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv
   size_t body_len = 0;
   double status = isl_iso_to_number(iso, argv[2]);
   double expires = isl_iso_to_number(iso, argv[5]);
-  if (!headers || isl_iso_array_buffer_copy(iso, argv[4], &body, &body_len) < 0 || !(status >= 100 && status <= 599) ||
+  /* The store keeps header bytes, as they go on the wire (api.h's codec). */
+  if (!headers || isl_api_cstring_to_bytes(headers) < 0 ||
+      isl_iso_array_buffer_copy(iso, argv[4], &body, &body_len) < 0 || !(status >= 100 && status <= 599) ||
       !(expires > 0 && expires < 9e15)) {
     rc = isl_iso_throw(iso, "TypeError", "host.cachePut: bad status, headers, body or expiry");
     goto done;
@@ -99,10 +103,9 @@ static int cache_match(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (isl_cache_match(isl_cache_process(), &key, (int64_t)now, &e) == 0) {
     const isl_cache_value_t *v = isl_cache_entry_value(e);
     isl_val_t obj = 0, status = 0, headers = 0, body = 0;
-    char *text = malloc(v->headers_len + 1);
+    char *text = malloc(2 * v->headers_len + 1); /* the stored bytes as text (api.h) */
     if (!text) abort();
-    memcpy(text, v->headers, v->headers_len);
-    text[v->headers_len] = 0;
+    text[isl_api_bytes_to_utf8(text, v->headers, v->headers_len)] = 0;
     if ((rc = isl_iso_new_object(iso, &obj)) < 0 || (rc = isl_iso_new_number(iso, v->status, &status)) < 0 ||
         (rc = isl_iso_set(iso, obj, "status", status)) < 0 || (rc = isl_iso_new_string(iso, text, &headers)) < 0 ||
         (rc = isl_iso_set(iso, obj, "headers", headers)) < 0 ||

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api.h"
 #include "fetch/fetch.h"
 #include "runtime/internal.h"
 
@@ -99,22 +100,31 @@ void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
   }
 }
 
-/* "name: value\n" lines of a response head. */
+/* "name: value\n" lines of a response head, names and values byte
+ * strings: each byte of the origin's is the code point of the same value
+ * (the one codec, api.h), so an obs-text byte such as E9 reaches the
+ * worker as U+00E9, not as invalid UTF-8 turned into U+FFFD. */
 static char *headers_text(const isl_http_header_t *h, size_t n) {
   size_t len = 1;
-  for (size_t i = 0; i < n; i++) len += h[i].name_len + h[i].value_len + 3;
+  for (size_t i = 0; i < n; i++) len += 2 * (h[i].name_len + h[i].value_len) + 3;
   char *s = malloc(len), *p = s;
   if (!s) return NULL;
   for (size_t i = 0; i < n; i++) {
-    memcpy(p, h[i].name, h[i].name_len);
-    p += h[i].name_len;
+    p += isl_api_bytes_to_utf8(p, h[i].name, h[i].name_len);
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, h[i].value, h[i].value_len);
-    p += h[i].value_len;
+    p += isl_api_bytes_to_utf8(p, h[i].value, h[i].value_len);
     *p++ = '\n';
   }
   *p = 0;
+  return s;
+}
+
+/* The origin's reason phrase, a byte string too (as headers_text). */
+static char *status_text_utf8(const char *reason) {
+  size_t n = reason ? strlen(reason) : 0;
+  char *s = malloc(2 * n + 1);
+  if (s) s[isl_api_bytes_to_utf8(s, reason ? reason : "", n)] = 0;
   return s;
 }
 
@@ -156,17 +166,19 @@ static void on_response(isl_fetch_t *f, int status, const char *status_text, con
                         const char *final_url) {
   isl_rt_sub_t *sub = isl_fetch_data(f);
   isl_iso_t *iso = sub->inst->iso;
-  char *text = headers_text(headers, n);
+  char *text = headers_text(headers, n), *reason = status_text_utf8(status_text);
   isl_val_t args[5] = {0};
-  if (!text || isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_number(iso, status, &args[1]) < 0 ||
-      isl_iso_new_string(iso, status_text ? status_text : "", &args[2]) < 0 ||
+  if (!text || !reason || isl_iso_new_number(iso, sub->id, &args[0]) < 0 ||
+      isl_iso_new_number(iso, status, &args[1]) < 0 || isl_iso_new_string(iso, reason, &args[2]) < 0 ||
       isl_iso_new_string(iso, text, &args[3]) < 0 ||
       isl_iso_new_string(iso, final_url ? final_url : "", &args[4]) < 0) {
     for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
     free(text);
+    free(reason);
     return sub_fail(f, "the response could not be delivered to the worker (out of memory)");
   }
   free(text);
+  free(reason);
   sub_call(sub, sub->inst->worker->entry->fetch_response, 5, args);
 }
 
@@ -278,6 +290,14 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   char *method = isl_iso_to_cstring(iso, argv[0]);
   char *url = isl_iso_to_cstring(iso, argv[1]);
   char *text = isl_iso_to_cstring(iso, argv[2]);
+  /* Header bytes on the wire: U+00E9 is the byte E9, not C3 A9 (api.h). */
+  if (text && isl_api_cstring_to_bytes(text) < 0) {
+    free(method);
+    free(url);
+    free(text);
+    return isl_iso_throw(iso, "TypeError",
+                         "fetch(): a header name or value has a code point above U+00FF (not a ByteString)");
+  }
   uint8_t *body = NULL;
   size_t body_len = 0;
   if (strcmp(isl_iso_typeof(iso, argv[3]), "object") == 0) isl_iso_array_buffer_copy(iso, argv[3], &body, &body_len);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api.h"
 #include "runtime/internal.h"
 
 #define MAX_RESPONSE_HEADERS 256
@@ -21,20 +22,9 @@ static isl_rt_exchange_t *exchange_arg(isl_iso_t *iso, int argc, const isl_val_t
   return isl_rt__exchange_find(inst, (uint32_t)id);
 }
 
-/* Undoes the engine's UTF-8 in place: header text from Headers holds only
- * U+0000..U+00FF (byte strings), one byte each on the wire. */
-static void utf8_to_latin1(char *s) {
-  unsigned char *r = (unsigned char *)s, *w = r;
-  while (*r) {
-    if ((r[0] & 0xE0) == 0xC0 && (r[1] & 0xC0) == 0x80 && r[0] <= 0xC3) {
-      *w++ = (unsigned char)(((r[0] & 0x03) << 6) | (r[1] & 0x3F));
-      r += 2;
-    } else {
-      *w++ = *r++;
-    }
-  }
-  *w = 0;
-}
+/* The message when a header text from JS is not a byte string (Headers
+ * refuses such values, so only a caller that bypassed it sees this). */
+#define NOT_BYTES_MSG "a header name or value has a code point above U+00FF (not a ByteString)"
 
 static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
@@ -44,8 +34,13 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   int status = (int)isl_iso_to_number(iso, argv[1]);
   if (status < 200 || status > 599) status = 500;
   char *reason = isl_iso_to_cstring(iso, argv[2]);
+  if (reason) isl_api_cstring_to_bytes(reason); /* a byte string: one byte per code point */
   char *text = isl_iso_to_cstring(iso, argv[3]);
-  if (text) utf8_to_latin1(text);
+  if (text && isl_api_cstring_to_bytes(text) < 0) { /* header bytes: the one codec (api.h) */
+    free(reason);
+    free(text);
+    return isl_iso_throw(iso, "TypeError", NOT_BYTES_MSG);
+  }
   isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
   size_t n = 0, all = isl_rt__headers_parse(text, hdrs, MAX_RESPONSE_HEADERS);
   int64_t length = -1;
@@ -224,6 +219,7 @@ static int http_respond_whole(isl_iso_t *iso, void *data, int argc, const isl_va
     whole_t w = {x, (int)isl_iso_to_number(iso, argv[1]), NULL, NULL, 0, 0};
     if (w.status < 200 || w.status > 599) w.status = 500;
     char *reason = flags & WHOLE_REASON ? isl_iso_to_cstring(iso, argv[2]) : NULL;
+    if (reason) isl_api_cstring_to_bytes(reason);
     static char text_plain[] = "content-type\0text/plain;charset=UTF-8", json[] = "content-type\0application/json";
     isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
     char *text = NULL;
@@ -233,7 +229,11 @@ static int http_respond_whole(isl_iso_t *iso, void *data, int argc, const isl_va
     } else if (code == WHOLE_JSON) {
       hdrs[w.n++] = (isl_http_header_t){json, 12, json + 13, sizeof(json) - 14};
     } else if ((text = isl_iso_to_cstring(iso, argv[3])) != NULL) {
-      utf8_to_latin1(text);
+      if (isl_api_cstring_to_bytes(text) < 0) {
+        free(reason);
+        free(text);
+        return isl_iso_throw(iso, "TypeError", NOT_BYTES_MSG);
+      }
       size_t all = isl_rt__headers_parse(text, hdrs, MAX_RESPONSE_HEADERS);
       for (size_t i = 0; i < all; i++)
         if (strcasecmp(hdrs[i].name, "content-length") != 0) hdrs[w.n++] = hdrs[i];

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "cache/cache.h"
 #include "fetch/fetch.h"
 #include "runtime/internal.h"
@@ -200,21 +201,6 @@ static void after_entry(isl_rt_inst_t *inst) {
   isl_rt__pool_trim(pool);
 }
 
-/* Appends bytes as the code points U+0000..U+00FF, in UTF-8: header values
- * are byte strings in Fetch, and the engine takes UTF-8 text. */
-static char *put_latin1(char *p, const char *bytes, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char b = (unsigned char)bytes[i];
-    if (b < 0x80) {
-      *p++ = (char)b;
-    } else {
-      *p++ = (char)(0xC0 | (b >> 6));
-      *p++ = (char)(0x80 | (b & 0x3F));
-    }
-  }
-  return p;
-}
-
 /* RFC 9110 token characters, as headers.js's TOKEN. */
 static int is_token(const char *s, size_t n) {
   static const char extra[] = "!#$%&'*+-.^_`|~";
@@ -262,7 +248,7 @@ static char *header_text(isl_http_req_t *req) {
     }
     *p++ = ':';
     *p++ = ' ';
-    p = put_latin1(p, v, vn);
+    p += isl_api_bytes_to_utf8(p, v, vn); /* a byte string (api.h) */
     *p++ = '\n';
   }
   p += sprintf(p, "%s: %s\n", ip_name, ip);
