@@ -30,43 +30,24 @@ typedef struct {
   pthread_t thread;
 } dropper_t;
 
-static int put(int fd, const void *p, size_t n) {
-  const char *b = p;
-  while (n) {
-    ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return -1;
-    b += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 /* /cl: Content-Length 1000000, PART_SENT sent; /chunked: one chunk of
  * PART_SENT, no last chunk; /whole: all of a Content-Length 1000 body. */
 static void serve_one(int fd) {
   char head[4096];
-  size_t len = 0;
-  while (len < sizeof(head) - 1) {
-    ssize_t k = recv(fd, head + len, sizeof(head) - 1 - len, 0);
-    if (k <= 0) break;
-    len += (size_t)k;
-    head[len] = 0;
-    if (strstr(head, "\r\n\r\n")) break;
-  }
-  head[len] = 0;
+  test_http_read_head(fd, head, sizeof(head), 10000);
   static char body[PART_SENT];
   memset(body, 'p', sizeof(body));
   if (strncmp(head, "GET /cl ", 8) == 0) {
     const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
-    if (put(fd, h, strlen(h)) == 0) put(fd, body, PART_SENT);
+    if (test_http_send_all(fd, h, strlen(h)) == 0) test_http_send_all(fd, body, PART_SENT);
   } else if (strncmp(head, "GET /chunked ", 13) == 0) {
     char h[128];
     snprintf(h, sizeof(h), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", PART_SENT);
-    if (put(fd, h, strlen(h)) == 0 && put(fd, body, PART_SENT) == 0) put(fd, "\r\n", 2);
+    if (test_http_send_all(fd, h, strlen(h)) == 0 && test_http_send_all(fd, body, PART_SENT) == 0)
+      test_http_send_all(fd, "\r\n", 2);
   } else {
     const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
-    if (put(fd, h, strlen(h)) == 0) put(fd, body, 1000);
+    if (test_http_send_all(fd, h, strlen(h)) == 0) test_http_send_all(fd, body, 1000);
   }
   close(fd);
 }

@@ -41,18 +41,39 @@ int test_http_conn_open(test_http_conn_t *c, int port) {
   return 0;
 }
 
-int test_http_conn_send(test_http_conn_t *c, const void *data, size_t len) {
+int test_http_send_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len) {
-    ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
     }
+    if (n == 0) return -EPIPE;
     p += n;
     len -= (size_t)n;
   }
   return 0;
+}
+
+int test_http_conn_send(test_http_conn_t *c, const void *data, size_t len) {
+  return test_http_send_all(c->fd, data, len);
+}
+
+size_t test_http_read_head(int fd, char *buf, size_t cap, int timeout_ms) {
+  size_t len = 0;
+  buf[0] = 0;
+  while (len < cap - 1) {
+    struct pollfd q = {fd, POLLIN, 0};
+    if (poll(&q, 1, timeout_ms) <= 0) break;
+    ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+    buf[len] = 0;
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+  return len;
 }
 
 int test_http_conn_send_str(test_http_conn_t *c, const char *s) {

@@ -47,6 +47,13 @@ int test_http_conn_open(test_http_conn_t *c, int port);
 /* Writes all of len bytes. 0 or a negative errno. */
 int test_http_conn_send(test_http_conn_t *c, const void *data, size_t len);
 int test_http_conn_send_str(test_http_conn_t *c, const char *s);
+/* For tests' raw servers and clients: sends all of len bytes on fd (no
+ * SIGPIPE): 0 or a negative errno. */
+int test_http_send_all(int fd, const void *data, size_t len);
+/* Reads from fd up to the end of a message head ("\r\n\r\n") or cap - 1
+ * bytes, waiting at most timeout_ms for each read; buf is NUL-terminated.
+ * Returns the bytes read (what came after the head may be among them). */
+size_t test_http_read_head(int fd, char *buf, size_t cap, int timeout_ms);
 /*
  * Reads the next response (1xx responses count as responses). head: the
  * request was HEAD (no body follows). Returns 0, -ETIMEDOUT, -ECONNRESET

@@ -59,27 +59,13 @@ static void *origin_main(void *arg) {
     int c = accept(o->fd, NULL, NULL);
     if (c < 0) continue;
     char buf[sizeof(o->head)];
-    size_t len = 0;
-    while (len < sizeof(buf) - 1) { /* to the end of the head (no request here has a body) */
-      struct pollfd q = {c, POLLIN, 0};
-      if (poll(&q, 1, 10000) <= 0) break;
-      ssize_t n = recv(c, buf + len, sizeof(buf) - 1 - len, 0);
-      if (n <= 0) break;
-      len += (size_t)n;
-      buf[len] = 0;
-      if (strstr(buf, "\r\n\r\n")) break;
-    }
-    buf[len] = 0;
+    size_t len = test_http_read_head(c, buf, sizeof(buf), 10000); /* no request here has a body */
     pthread_mutex_lock(&o->lock);
     memcpy(o->head, buf, len + 1);
     o->head_len = len;
     o->requests++;
     pthread_mutex_unlock(&o->lock);
-    for (size_t sent = 0; sent < (size_t)answer_len;) {
-      ssize_t n = send(c, answer + sent, (size_t)answer_len - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += (size_t)n;
-    }
+    test_http_send_all(c, answer, (size_t)answer_len);
     shutdown(c, SHUT_WR);
     char drain[256];
     struct pollfd q = {c, POLLIN, 0};

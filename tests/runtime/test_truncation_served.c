@@ -43,36 +43,19 @@ typedef struct {
   pthread_t thread;
 } rude_origin_t;
 
-static int send_all(int fd, const void *p, size_t n) {
-  const char *b = p;
-  while (n) {
-    ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return -1;
-    b += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 static int send_chunk(int fd, const char *data, size_t n) {
   char head[32];
   int hn = snprintf(head, sizeof(head), "%zx\r\n", n);
-  return send_all(fd, head, (size_t)hn) || send_all(fd, data, n) || send_all(fd, "\r\n", 2) ? -1 : 0;
+  return test_http_send_all(fd, head, (size_t)hn) || test_http_send_all(fd, data, n) ||
+                 test_http_send_all(fd, "\r\n", 2)
+             ? -1
+             : 0;
 }
 
 static void *rude_conn(void *arg) {
   int fd = (int)(intptr_t)arg;
   char head[8192];
-  size_t len = 0;
-  while (len < sizeof(head) - 1) {
-    ssize_t k = recv(fd, head + len, sizeof(head) - 1 - len, 0);
-    if (k <= 0) break;
-    len += (size_t)k;
-    head[len] = 0;
-    if (strstr(head, "\r\n\r\n")) break;
-  }
-  head[len] = 0;
+  test_http_read_head(fd, head, sizeof(head), 10000);
   static char piece[65536];
   memset(piece, 'x', sizeof(piece));
   char *sp = strchr(head, ' ');
@@ -82,15 +65,15 @@ static void *rude_conn(void *arg) {
     char h[200];
     snprintf(h, sizeof(h), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: application/octet-stream\r\n\r\n",
              DROP_TOTAL);
-    if (send_all(fd, h, strlen(h)) == 0)
+    if (test_http_send_all(fd, h, strlen(h)) == 0)
       for (size_t sent = 0; sent < DROP_SENT;) {
         size_t n = DROP_SENT - sent < sizeof(piece) ? DROP_SENT - sent : sizeof(piece);
-        if (send_all(fd, piece, n)) break;
+        if (test_http_send_all(fd, piece, n)) break;
         sent += n;
       }
   } else if (strncmp(target, "/chunked-drop", 13) == 0) {
     const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n";
-    if (send_all(fd, h, strlen(h)) == 0)
+    if (test_http_send_all(fd, h, strlen(h)) == 0)
       for (size_t sent = 0; sent < DROP_SENT;) {
         size_t n = DROP_SENT - sent < sizeof(piece) ? DROP_SENT - sent : sizeof(piece);
         if (send_chunk(fd, piece, n)) break;
@@ -99,12 +82,12 @@ static void *rude_conn(void *arg) {
   } else if (strncmp(target, "/big", 4) == 0) { /* mb MiB, whole, with a Content-Length */
     char h[200];
     snprintf(h, sizeof(h), "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\n\r\n", (long long)mb << 20);
-    if (send_all(fd, h, strlen(h)) == 0)
+    if (test_http_send_all(fd, h, strlen(h)) == 0)
       for (long long i = 0; i < (long long)mb * 16; i++)
-        if (send_all(fd, piece, sizeof(piece))) break;
+        if (test_http_send_all(fd, piece, sizeof(piece))) break;
   } else {
     const char *h = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-    send_all(fd, h, strlen(h));
+    test_http_send_all(fd, h, strlen(h));
   }
   close(fd); /* after part of a body: dropped */
   return NULL;
@@ -537,7 +520,7 @@ static void upload_more(test_http_conn_t *c, int chunked, long long n) {
   memset(piece, 'u', sizeof(piece));
   while (n > 0) {
     size_t k = n < (long long)sizeof(piece) ? (size_t)n : sizeof(piece);
-    if (chunked ? send_chunk(c->fd, piece, k) : send_all(c->fd, piece, k)) return;
+    if (chunked ? send_chunk(c->fd, piece, k) : test_http_send_all(c->fd, piece, k)) return;
     n -= (long long)k;
   }
 }
