@@ -583,21 +583,13 @@ int isl_iso_array_buffer_copy(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t
   return 0;
 }
 
+static int copy_in(uint8_t *dst, size_t len, void *bytes) {
+  if (len) memcpy(dst, bytes, len);
+  return 0;
+}
+
 int isl_iso_new_array_buffer(isl_iso_t *iso, const void *bytes, size_t len, isl_val_t *out) {
-  *out = 0;
-  int rc = isl_iso__enter(iso);
-  if (rc < 0) return rc;
-  if (len >= UINT32_MAX) return ISL_EINVAL;
-  volatile uint32_t data = 0, ab = 0;
-  int trap;
-  ISL_SBX_RUN(iso, trap, data = ISL_QTS_malloc(&iso->inst, (u32)len ? (u32)len : 1));
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  if (!data) return isl_iso__check(iso, 0);
-  if (len) memcpy(isl_mem__ptr(&iso->mem, data, len), bytes, len);
-  /* The ArrayBuffer takes the guest buffer and frees it when collected. */
-  ISL_SBX_RUN(iso, trap, ab = ISL_QTS_NewArrayBuffer(&iso->inst, iso->ctx, data, (u32)len));
-  if (trap) return isl_iso__fail_trap(iso, trap);
-  return finish(iso, ab, out);
+  return isl_iso_new_array_buffer_fill(iso, len, copy_in, (void *)bytes, out);
 }
 
 int isl_iso_to_bjson(isl_iso_t *iso, isl_val_t v, uint8_t **buf, size_t *len) {
