@@ -29,7 +29,7 @@ isl_rt_exchange_t *isl_rt__exchange_find(isl_rt_inst_t *inst, uint32_t id) {
 void isl_rt__exchange_log(isl_rt_exchange_t *x) {
   if (x->logged) return;
   /* Inside a call the CPU time is not charged yet: the call logs it after. */
-  if (x->inst->depth) {
+  if (x->inst->turn) {
     x->log_pending = 1;
     return;
   }
@@ -90,7 +90,7 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
    * started them (an idle tenant's setInterval must not burn CPU for
    * nobody): cancelled at once, even inside a call. */
   if (!x->cancelled) isl_rt__exchange_cancel_work(x);
-  if (inst->depth) {
+  if (inst->turn) {
     x->finished = 1; /* freed once the call has charged its CPU time */
     return;
   }
@@ -140,4 +140,32 @@ isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req
   inst->n_exchanges++;
   req->data = x;
   return x;
+}
+
+void isl_rt__ids_push(isl_rt_ids_t *l, double id) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    double *d = realloc(l->ids, cap * sizeof(*d));
+    if (!d) return;
+    l->ids = d;
+    l->cap = cap;
+  }
+  l->ids[l->n++] = id;
+}
+
+int isl_rt__ids_take(isl_iso_t *iso, isl_rt_ids_t *l, isl_val_t *ret) {
+  if (!l->n) return isl_iso_new_string(iso, "", ret);
+  char *s = malloc(l->n * 24 + 1), *p = s;
+  if (!s) return isl_iso_throw(iso, "Error", "host out of memory");
+  *p = 0;
+  for (size_t i = 0; i < l->n; i++) p += sprintf(p, i ? ",%.0f" : "%.0f", l->ids[i]);
+  l->n = 0;
+  int rc = isl_iso_new_string(iso, s, ret);
+  free(s);
+  return rc;
+}
+
+void isl_rt__ids_free(isl_rt_ids_t *l) {
+  free(l->ids);
+  *l = (isl_rt_ids_t){0};
 }

@@ -31,9 +31,8 @@
  * ring of them, stops after ISL_FETCH_MAX_HOPS: fetch() then rejects with
  * a TypeError that says "Loop detected". Which request a fetch() is made
  * for: its owner (above), whose hops are known, so a loop cannot launder
- * its count through a timer. Under `isolde run` there are no requests: a
- * subrequest's callback counts from the subrequest's parent, and other
- * code from inst->busy_hops (0 there).
+ * its count through a timer. Under `isolde run` there are no requests, and
+ * a fetch() is hop 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +49,9 @@ typedef struct isl_rt_sub_s {
   isl_rt_inst_t *inst;
   uint32_t id;
   isl_rt_exchange_t *owner; /* the request it was made for; NULL under `isolde run` */
-  unsigned parent_hops;     /* the hops of the request it was made for; it is hop parent_hops + 1 */
   isl_fetch_t *f;
   struct isl_rt_sub_s *next;
 } isl_rt_sub_t;
-
-/* While a subrequest's callback runs on this thread: its parent_hops,
- * else -1. A value, not the subrequest: the callback may free it. */
-static _Thread_local long callback_hops = -1;
 
 static void sub_unlink(isl_rt_sub_t *sub) {
   isl_rt_inst_t *inst = sub->inst;
@@ -76,24 +70,14 @@ void isl_rt__subs_abort(isl_rt_inst_t *inst) {
     isl_fetch_abort(sub->f);
     free(sub);
   }
-  free(inst->dropped_subs);
-  inst->dropped_subs = NULL;
-  inst->n_dropped_subs = inst->cap_dropped_subs = 0;
+  isl_rt__ids_free(&inst->dropped_subs);
 }
 
 void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
   for (isl_rt_sub_t *sub = inst->subs, *next; sub; sub = next) {
     next = sub->next;
     if (sub->owner != x) continue;
-    if (inst->n_dropped_subs == inst->cap_dropped_subs) {
-      unsigned cap = inst->cap_dropped_subs ? inst->cap_dropped_subs * 2 : 16;
-      uint32_t *d = realloc(inst->dropped_subs, cap * sizeof(*d));
-      if (d) {
-        inst->dropped_subs = d;
-        inst->cap_dropped_subs = cap;
-      }
-    }
-    if (inst->n_dropped_subs < inst->cap_dropped_subs) inst->dropped_subs[inst->n_dropped_subs++] = sub->id;
+    isl_rt__ids_push(&inst->dropped_subs, sub->id);
     sub_unlink(sub);
     isl_fetch_abort(sub->f);
     free(sub);
@@ -135,10 +119,7 @@ static void sub_call(isl_rt_sub_t *sub, isl_val_t fn, int argc, isl_val_t *args)
   isl_rt_inst_t *inst = sub->inst;
   isl_rt_exchange_t *x = sub->owner;
   uint32_t owner_id = x ? x->id : 0;
-  long outer = callback_hops;
-  callback_hops = sub->parent_hops;
   isl_rt__inst_call(inst, fn, argc, args, x);
-  callback_hops = outer;
   if (owner_id) isl_rt__exchange_check_cpu(inst, owner_id);
   isl_rt_pool_t *pool = inst->pool;
   if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
@@ -244,19 +225,6 @@ static char *to_origin(const isl_rt_exchange_t *x, const char *url) {
   return out;
 }
 
-/* The hops of the request a fetch() is made for (see the top); *sure is
- * 0 when that request cannot be told and this is the deepest guess. */
-static unsigned request_hops(const isl_rt_inst_t *inst, const isl_rt_exchange_t *owner, int *sure) {
-  *sure = 1;
-  if (owner) return owner->hops;
-  if (callback_hops >= 0) return (unsigned)callback_hops;
-  *sure = 0;
-  unsigned hops = inst->busy_hops;
-  for (const isl_rt_exchange_t *e = inst->exchanges; e; e = e->next)
-    if (e->hops > hops) hops = e->hops;
-  return hops;
-}
-
 #define NO_REQUEST_MSG                                                                                            \
   "fetch(): no request in flight: the request this code runs for has finished (its response was sent and no "     \
   "ctx.waitUntil() keeps it alive) or was cut off, and its outstanding I/O was cancelled. Cannot perform I/O on " \
@@ -277,9 +245,8 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
              inst->worker->subrequests);
     return isl_iso_throw(iso, "TypeError", msg);
   }
-  int sure;
-  unsigned hops = request_hops(inst, x, &sure);
-  if (sure && hops + 1 > ISL_FETCH_MAX_HOPS) {
+  unsigned hops = x ? x->hops : 0; /* the hops of the request it is made for (see the top) */
+  if (hops + 1 > ISL_FETCH_MAX_HOPS) {
     char msg[200];
     snprintf(msg, sizeof(msg),
              "fetch failed: Loop detected: this request has already made %u hops through Isolde (its CDN-Loop "
@@ -338,7 +305,6 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
     return isl_iso_throw(iso, "TypeError", err.msg[0] ? err.msg : "fetch failed");
   }
   sub->inst = inst;
-  sub->parent_hops = hops;
   sub->id = ++inst->next_sub_id;
   sub->owner = x;
   sub->next = inst->subs;
@@ -355,15 +321,8 @@ static int fetches_dropped(isl_iso_t *iso, void *data, int argc, const isl_val_t
   (void)argv;
   *ret = 0;
   isl_rt_inst_t *inst = isl_iso_get_data(iso);
-  if (!inst || !inst->n_dropped_subs) return isl_iso_new_string(iso, "", ret);
-  char *s = malloc((size_t)inst->n_dropped_subs * 11 + 1), *p = s;
-  if (!s) return isl_iso_throw(iso, "Error", "host out of memory");
-  *p = 0;
-  for (unsigned i = 0; i < inst->n_dropped_subs; i++) p += sprintf(p, i ? ",%u" : "%u", inst->dropped_subs[i]);
-  inst->n_dropped_subs = 0;
-  int rc = isl_iso_new_string(iso, s, ret);
-  free(s);
-  return rc;
+  if (!inst) return isl_iso_new_string(iso, "", ret);
+  return isl_rt__ids_take(iso, &inst->dropped_subs, ret);
 }
 
 static isl_rt_sub_t *sub_arg(isl_iso_t *iso, int argc, const isl_val_t *argv) {

@@ -65,8 +65,7 @@ typedef struct isl_rt_timerq_s {
   uv_idle_t idle;              /* active while timers are ready */
   isl_rt_inst_t *inst;         /* NULL once closed */
   isl_rt_timer_t *head, *tail; /* due, in the order they fell due */
-  double *dropped;             /* ids of cancelled timers JS has not been told of */
-  size_t n_dropped, cap_dropped;
+  isl_rt_ids_t dropped;        /* cancelled timers JS has not been told of */
 } timerq_t;
 
 static void run_ready(uv_idle_t *h);
@@ -140,10 +139,10 @@ static void timer_due(uv_timer_t *h) {
 static void run_ready(uv_idle_t *h) {
   timerq_t *q = h->data;
   isl_rt_inst_t *inst = q->inst;
-  if (!inst || inst->depth) return; /* a paused turn: its timers wait until it ends */
+  if (!inst || inst->turn) return; /* a paused turn: its timers wait until it ends */
   isl_rt_pool_t *pool = inst->pool;
   isl_rt_timer_t *t;
-  while (q->inst && !inst->depth && (t = q->head)) {
+  while (q->inst && !inst->turn && (t = q->head)) {
     q->head = t->rnext;
     if (!q->head) q->tail = NULL;
     t->ready = 0;
@@ -184,7 +183,7 @@ static int timer_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (argc < 2) return isl_iso_throw(iso, "TypeError", "host.timerStart: expected (id, ms)");
   timerq_t *q = queue_of(inst);
   if (!q) return isl_iso_throw(iso, "Error", "host out of memory");
-  int pending = q->n_dropped ? 2 : 0;
+  int pending = q->dropped.n ? 2 : 0;
   isl_rt_exchange_t *owner;
   if (isl_rt__exchange_owner(inst, &owner) < 0) return isl_iso_new_number(iso, pending, ret);
   if (inst->n_timers >= MAX_TIMERS) return isl_iso_throw(iso, "RangeError", "too many timers (10000)");
@@ -232,15 +231,8 @@ static int timers_dropped(isl_iso_t *iso, void *data, int argc, const isl_val_t 
   *ret = 0;
   isl_rt_inst_t *inst = isl_iso_get_data(iso);
   timerq_t *q = inst ? inst->timerq : NULL;
-  if (!q || !q->n_dropped) return isl_iso_new_string(iso, "", ret);
-  char *s = malloc(q->n_dropped * 24 + 1), *p = s;
-  if (!s) return isl_iso_throw(iso, "Error", "host out of memory");
-  *p = 0;
-  for (size_t i = 0; i < q->n_dropped; i++) p += sprintf(p, i ? ",%.0f" : "%.0f", q->dropped[i]);
-  q->n_dropped = 0;
-  int rc = isl_iso_new_string(iso, s, ret);
-  free(s);
-  return rc;
+  if (!q) return isl_iso_new_string(iso, "", ret);
+  return isl_rt__ids_take(iso, &q->dropped, ret);
 }
 
 void isl_rt__timers_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
@@ -248,15 +240,7 @@ void isl_rt__timers_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
   for (isl_rt_timer_t *t = inst->timers, *next; t; t = next) {
     next = t->next;
     if (t->owner != x) continue;
-    if (q && q->n_dropped == q->cap_dropped) {
-      size_t cap = q->cap_dropped ? q->cap_dropped * 2 : 16;
-      double *d = realloc(q->dropped, cap * sizeof(*d));
-      if (d) {
-        q->dropped = d;
-        q->cap_dropped = cap;
-      }
-    }
-    if (q && q->n_dropped < q->cap_dropped) q->dropped[q->n_dropped++] = t->id;
+    if (q) isl_rt__ids_push(&q->dropped, t->id);
     timer_unlink(t);
   }
 }
@@ -267,9 +251,7 @@ void isl_rt__timers_close(isl_rt_inst_t *inst) {
   if (!q) return;
   inst->timerq = NULL;
   q->inst = NULL;
-  free(q->dropped);
-  q->dropped = NULL;
-  q->n_dropped = q->cap_dropped = 0;
+  isl_rt__ids_free(&q->dropped);
   uv_idle_stop(&q->idle);
   uv_close((uv_handle_t *)&q->idle, queue_closed);
 }

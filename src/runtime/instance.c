@@ -222,7 +222,6 @@ static void abandon_turn(isl_rt_inst_t *inst) {
   isl_iso_turn_end(inst->iso);
   inst->turn = NULL;
   inst->current = NULL;
-  inst->depth = 0;
   free(t);
   drop_queue(inst);
 }
@@ -298,7 +297,6 @@ static int start_turn(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
   memcpy(t->args, args, (size_t)argc * sizeof(*args));
   t->charge = charge;
   inst->turn = t;
-  inst->depth++;
   inst->io_ns = 0;
   inst->current = charge;
   isl_iso_set_time(inst->iso, isl_clock_wall_ms());
@@ -326,7 +324,7 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
       return 0;
     }
     rc = ISL_ENOMEM;
-  } else if (rc == 0 && inst->depth) {
+  } else if (rc == 0 && inst->turn) {
     rc = ISL_EINVAL; /* a host function may not re-enter */
   }
   if (rc < 0) {
@@ -383,13 +381,13 @@ static int end_turn(isl_rt_inst_t *inst) {
   inst->turn = NULL;
   inst->io_ns = 0;
   inst->current = NULL;
-  inst->depth--;
+  /* With no request in flight, a turn had cpu_ms of its own and is charged
+   * to no one (work after a response belongs to its request, so such turns
+   * are rare: docs/runtime.md). */
   if (charge) {
     charge->cpu_ns += cpu;
   } else if (inst->n_exchanges) {
     for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next) x->cpu_ns += cpu / inst->n_exchanges;
-  } else {
-    inst->background_cpu_ns += cpu;
   }
   if (rc < 0 || mem_cap) {
     poison(inst, rc < 0 ? rc : ISL_EMEMLIMIT);
@@ -425,7 +423,7 @@ int isl_rt__refuse_in_global_scope(isl_iso_t *iso) {
 }
 
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst) {
-  if (inst->depth || !inst->pool || (inst->queue_head && !inst->poisoned)) return 0;
+  if (inst->turn || !inst->pool || (inst->queue_head && !inst->poisoned)) return 0;
   if (inst->poisoned || (!inst->n_exchanges && isl_iso_needs_recycle(inst->iso))) {
     isl_rt__inst_free(inst);
     return 1;

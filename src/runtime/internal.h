@@ -27,6 +27,20 @@
 #include "runtime/runtime.h"
 
 typedef struct isl_rt_inst_s isl_rt_inst_t;
+
+/* Ids of timers or subrequests the host dropped (their request ended) that
+ * JS has not been told of yet, so that it can forget them (exchange.c). */
+typedef struct {
+  double *ids;
+  size_t n, cap;
+} isl_rt_ids_t;
+/* Adds id; on allocation failure it is left out (JS then keeps that
+ * entry's state until the isolate is recycled, nothing worse). */
+void isl_rt__ids_push(isl_rt_ids_t *l, double id);
+/* *ret = "id,id,..." (or "") and empties l: what host.timersDropped and
+ * host.fetchesDropped return. */
+int isl_rt__ids_take(isl_iso_t *iso, isl_rt_ids_t *l, isl_val_t *ret);
+void isl_rt__ids_free(isl_rt_ids_t *l);
 typedef struct isl_rt_exchange_s isl_rt_exchange_t;
 typedef struct isl_rt_pool_s isl_rt_pool_t;
 
@@ -114,28 +128,20 @@ struct isl_rt_inst_s {
   uint64_t last_used_ms;
   isl_rt_inst_t *lru_prev, *lru_next;
   int poisoned;      /* hit a limit or trapped: discard once the stack unwinds */
-  int depth;         /* nesting of entries (a host function may not re-enter) */
   int failed;        /* `isolde run`: an uncaught error was reported */
   size_t base_bytes; /* linear memory when cloned */
-  /* The largest hop count (CDN-Loop) of every request whose code may have
-   * set a timer still pending: the requests since the instance last had
-   * neither a request in flight nor a timer (runtime.c), and the request
-   * behind every subrequest callback run since (host_fetch.c). What a
-   * fetch() from a timer counts from. */
-  unsigned busy_hops;
-  /* The turn running or paused (sched.c), or NULL; entries that came
-   * while it was paused wait in order and run when it ends. */
+  /* The turn running or paused (sched.c), or NULL: while there is one,
+   * the instance is inside a call (exchanges it ends are logged and freed
+   * after it, nothing evicts it); entries that came while it was paused
+   * wait in order and run when it ends. */
   struct isl_rt_turn_s *turn;
   struct isl_rt_queued_s *queue_head, *queue_tail;
   isl_rt_inst_t *paused_next; /* in its loop's list of paused instances */
-  uint64_t background_cpu_ns; /* CPU used with no request in flight, charged to no one's limit */
   /* host_timers.c: due timers waiting for the loop to poll I/O before they
    * run, and the ids of dropped timers JS has not been told of. */
   struct isl_rt_timerq_s *timerq;
-  unsigned timer_nesting; /* while a timer's callback is entered: its nesting level (HTML), else 0 */
-  /* host_fetch.c: ids of cancelled subrequests JS has not been told of */
-  uint32_t *dropped_subs;
-  unsigned n_dropped_subs, cap_dropped_subs;
+  unsigned timer_nesting;    /* while a timer's callback is entered: its nesting level (HTML), else 0 */
+  isl_rt_ids_t dropped_subs; /* host_fetch.c: cancelled subrequests JS has not been told of */
 };
 
 /* Wraps a clone of the worker's snapshot. */

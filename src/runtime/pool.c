@@ -37,7 +37,7 @@ static void sweep(uv_timer_t *t) {
     next = i->lru_next;
     for (isl_rt_exchange_t *x = i->exchanges, *xn; x; x = xn) {
       xn = x->next;
-      if (!x->ended || i->depth) continue;
+      if (!x->ended || i->turn) continue;
       if (x->cancelled) {
         isl_rt__exchange_finish(x);
         continue;
@@ -140,7 +140,7 @@ void isl_rt__pool_trim(isl_rt_pool_t *p) {
     if (!i->turn) total += isl_rt__inst_cost(i);
   for (isl_rt_inst_t *i = p->lru_tail; i && total > p->budget_bytes;) {
     isl_rt_inst_t *prev = i->lru_prev;
-    if (!i->n_exchanges && !i->depth && !i->queue_head) {
+    if (!i->n_exchanges && !i->turn && !i->queue_head) {
       total -= isl_rt__inst_cost(i);
       p->evictions++;
       isl_rt__inst_free(i);

@@ -349,8 +349,6 @@ static void on_request(isl_http_req_t *req) {
   if (x) {
     x->route = route;
     x->hops = hops;
-    int idle_before = inst->n_exchanges == 1 && !inst->n_timers; /* nothing left that could run a timer */
-    if (idle_before || hops > inst->busy_hops) inst->busy_hops = hops;
   }
   char *url = request_url(req);
   char *headers = header_text(req);
@@ -387,7 +385,7 @@ static void on_request(isl_http_req_t *req) {
  * normally after part of the body: its body stream errors
  * (entry.bodyEnd(id, why): the read rejects with a TypeError), the rest
  * of the body is dropped, and if even that cannot be said the request
- * fails (503, or a cut response). Called at depth 0; x may be freed.
+ * fails (503, or a cut response). Called with no turn under way; x may be freed.
  */
 static void body_lost(isl_rt_exchange_t *x, const char *why) {
   isl_rt_inst_t *inst = x->inst;
