@@ -28,6 +28,17 @@
  * its write callback (or its cancellation) comes; isl_http_req_write_state
  * tells the handler to wait while the connection or the account is full.
  *
+ * A handler told to wait does not poll: isl_http_req_on_drain registers a
+ * one-shot callback on the loop's drain_wait list, called from the loop's
+ * wake_timer once the connection is down to half of max_pending_output
+ * and the account under its bound, or the client is gone. Write
+ * completions, aborts and closes start wake_timer at once; while a waiter
+ * is blocked on its account (which other loops' writes drain) it also
+ * runs every ISL_HTTP_ACCOUNT_RECHECK_MS. isl_http_req_pause_body holds a
+ * request body back: on_body / on_headers_complete return HPE_PAUSED so
+ * llhttp stops where it is, reading stops, the body timer is off, and
+ * on_body_resume (on the connection timer, next tick) resumes it all.
+ *
  * The Host header and the request target are checked before the handler
  * sees a request (check_host_and_target): one Host, exactly host[:port],
  * and an absolute-form target only if it names that Host, handed over in
@@ -70,6 +81,9 @@ static void conn_drain_pending(isl_http_conn_t *c);
 static void conn_out_check(isl_http_conn_t *c);
 static void on_timeout(uv_timer_t *t);
 static void req_maybe_free(isl_http_reqi_t *r);
+static void loop_wake_soon(isl_http_loopi_t *l);
+static void drain_unlink(isl_http_reqi_t *r);
+static int conn_has_drain_waiter(const isl_http_conn_t *c);
 static int token_ok(const char *s, size_t len);
 static int header_is(const isl_http_header_t *h, const char *name);
 
@@ -236,10 +250,21 @@ static void on_write(uv_write_t *w, int status) {
   wblock_t *b = (wblock_t *)w;
   isl_http_conn_t *c = b->c;
   isl_http_reqi_t *r = b->r;
+  isl_http_account_t *acct = b->acct;
   c->writes--;
   c->pending_bytes -= b->len;
-  if (b->acct) atomic_fetch_sub(&b->acct->bytes, b->acct_len);
+  if (acct) atomic_fetch_sub(&acct->bytes, b->acct_len);
   free(b);
+  /* Drain callbacks: this connection's waiter once it is down to half of
+   * max_pending_output, and the loop's account-blocked waiters once this
+   * account is under its bound (they run from wake_timer, next turn). */
+  isl_http_loopi_t *l = c->loop;
+  if (l->drain_wait) {
+    const isl_http_config_t *cfg = &l->srv->cfg;
+    if ((c->pending_bytes <= cfg->max_pending_output / 2 && conn_has_drain_waiter(c)) ||
+        (acct && l->acct_blocked && atomic_load(&acct->bytes) < cfg->max_account_output))
+      loop_wake_soon(l);
+  }
   if (r) {
     r->writes--;
     if (r->out_queued && !r->writes) {
@@ -274,6 +299,7 @@ static void on_kill_soon(uv_timer_t *t) {
 static void conn_doom(isl_http_conn_t *c) {
   c->doomed = 1;
   uv_timer_start(&c->timer, on_kill_soon, 0, 0);
+  loop_wake_soon(c->loop); /* write_state is -1 now */
 }
 
 /* Sends b (len bytes) on c; takes b. What the socket takes at once is
@@ -371,6 +397,7 @@ static void req_unlink_conn(isl_http_reqi_t *r) {
 
 void isl_http__req_free(isl_http_reqi_t *r) {
   isl_http_loopi_t *l = r->loop;
+  drain_unlink(r);
   req_unlink_conn(r);
   if (r->lprev) {
     r->lprev->lnext = r->lnext;
@@ -409,6 +436,9 @@ static void req_abort(isl_http_reqi_t *r) {
   int finished = r->body_done && r->res == ISL_HTTP_RES_ENDED;
   r->aborted = 1;
   if (r->handed && !finished && !r->released) CALL_HANDLER(r, on_abort, &r->pub);
+  /* A drain callback still pending comes after on_abort, with state -1,
+   * from wake_timer (unless on_abort released or cancelled it). */
+  if (r->drain_list) loop_wake_soon(r->loop);
 }
 
 /* Appends len bytes to the header buffer. */
@@ -499,6 +529,16 @@ static void scan_reset(isl_http_conn_t *c) {
 }
 
 /* ---- parser callbacks ----------------------------------------------------------------- */
+
+/* What on_headers_complete and on_body return: HPE_PAUSED if the handler
+ * has just paused the body (isl_http_req_pause_body), so that llhttp stops
+ * right here and the rest of the bytes wait in c->pend; on_body_resume
+ * resumes it. */
+static int body_stop(isl_http_conn_t *c) {
+  if (!c->body_paused) return 0;
+  c->body_stopped = 1;
+  return HPE_PAUSED;
+}
 
 static int on_message_begin(llhttp_t *p) {
   isl_http_conn_t *c = p->data;
@@ -809,16 +849,22 @@ static int on_headers_complete(llhttp_t *p) {
   r->handed = 1;
   CALL_HANDLER(r, on_request, &r->pub);
   int dead = c->state >= ISL_HTTP_CONN_LINGER;
-  if (!dead && r->expect_continue && r->res == ISL_HTTP_RES_NONE && !r->aborted && !r->released)
-    conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  if (!dead && r->expect_continue && r->res == ISL_HTTP_RES_NONE && !r->aborted && !r->released) {
+    if (c->body_paused) {
+      r->continue_due = 1; /* asking for the body now would defeat the pause: on resume */
+    } else {
+      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+  }
   req_maybe_free(r); /* only if the connection closed under the handler */
-  return dead ? -1 : 0;
+  return dead ? -1 : body_stop(c);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   isl_http_conn_t *c = p->data;
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
+  if (len == 0) return 0; /* llhttp flushes an empty span at the end of a buffer */
   r->body_bytes += len;
   if (r->body_bytes > SRV(c)->cfg.max_body_bytes) {
     conn_fail(c, 413, "request body too large");
@@ -828,7 +874,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   if (!r->aborted && !r->released) CALL_HANDLER(r, on_body, &r->pub, at, len);
   int dead = c->state >= ISL_HTTP_CONN_LINGER;
   req_maybe_free(r);
-  return dead ? -1 : 0;
+  return dead ? -1 : body_stop(c);
 }
 
 /* A chunk's size line has been read; content_length is its size. The last
@@ -930,15 +976,24 @@ static void conn_parse_error(isl_http_conn_t *c, llhttp_errno_t e) {
  * first on the wire gives the answer. Returns the bytes consumed. */
 static size_t conn_execute(isl_http_conn_t *c, const char *data, size_t len) {
   size_t off = 0;
-  while (off < len && c->state < ISL_HTTP_CONN_LINGER && !c->paused) {
+  /* len 0: the parser was resumed after a body pause with nothing
+   * buffered; it runs once on no bytes, to take the steps that need none
+   * (the end of a message whose last body byte came before the pause). */
+  int kick = len == 0;
+  while ((off < len || kick) && c->state < ISL_HTTP_CONN_LINGER && !c->paused && !c->body_paused && !c->body_stopped) {
     int status = 0;
     const char *why = NULL;
     size_t n = scan_lines(c, data + off, len - off, &status, &why);
-    if (n) {
+    if (n || kick) {
+      kick = 0;
       c->in_execute = 1;
       llhttp_errno_t e = llhttp_execute(&c->parser, data + off, n);
       c->in_execute = 0;
       if (c->state >= ISL_HTTP_CONN_LINGER) return len;
+      if (e == HPE_PAUSED && c->body_stopped) { /* the handler paused the body: the rest waits */
+        off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        break;
+      }
       if (e == HPE_PAUSED && !status) {
         off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
         if (c->trailers_next) { /* the last chunk: trailers (or the empty line) follow */
@@ -988,7 +1043,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static void read_start(isl_http_conn_t *c) {
   if (c->reading || c->read_eof || c->state == ISL_HTTP_CONN_CLOSED) return;
-  if (c->out_blocked && c->state < ISL_HTTP_CONN_LINGER) return;
+  if ((c->out_blocked || c->body_paused) && c->state < ISL_HTTP_CONN_LINGER) return;
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
 }
 
@@ -1021,7 +1076,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
   if (c->state == ISL_HTTP_CONN_LINGER) return; /* discarded */
   size_t len = (size_t)n;
-  if (c->pend_len || c->paused) {
+  if (c->pend_len || c->paused || c->body_paused || c->body_stopped) {
     pend_append(c, buf->base, len);
   } else {
     size_t used = conn_execute(c, buf->base, len);
@@ -1033,7 +1088,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 
 /* Parses what was buffered while the parser was paused. */
 static void conn_drain_pending(isl_http_conn_t *c) {
-  while (c->pend_len && !c->paused && c->state < ISL_HTTP_CONN_LINGER) {
+  while (c->pend_len && !c->paused && !c->body_paused && !c->body_stopped && c->state < ISL_HTTP_CONN_LINGER) {
     size_t used = conn_execute(c, c->pend, c->pend_len);
     if (c->state >= ISL_HTTP_CONN_LINGER) return;
     memmove(c->pend, c->pend + used, c->pend_len - used);
@@ -1066,6 +1121,54 @@ static void conn_out_check(isl_http_conn_t *c) {
   if (c->answers_queued > cfg->max_queued_responses / 2 || c->pending_bytes > cfg->max_pending_output / 2) return;
   c->out_blocked = 0;
   conn_maybe_resume(c);
+}
+
+/* ---- request bodies: pause and resume (isl_http_req_pause_body) ----------------------- */
+
+/* The handler resumed the body (or released the request): on the next
+ * tick, the body timeout runs again, a held-back 100 Continue goes out,
+ * llhttp goes on from where on_headers_complete or on_body stopped it, the
+ * bytes buffered meanwhile are parsed, and reading starts again. */
+static void on_body_resume(uv_timer_t *t) {
+  isl_http_conn_t *c = t->data;
+  DOOMED_CHECK(c);
+  if (c->state >= ISL_HTTP_CONN_LINGER || c->body_paused) return;
+  isl_http_reqi_t *r = c->cur;
+  if (c->state == ISL_HTTP_CONN_BODY) timer_set(c, SRV(c)->cfg.body_timeout_ms);
+  if (r && r->continue_due) {
+    r->continue_due = 0;
+    if (r->res == ISL_HTTP_RES_NONE && !r->aborted && !r->released)
+      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+  if (c->body_stopped) {
+    c->body_stopped = 0;
+    llhttp_resume(&c->parser);
+    if (!c->pend_len) {
+      conn_execute(c, c->loop->rbuf, 0);
+      if (c->state >= ISL_HTTP_CONN_LINGER) return;
+    }
+  }
+  conn_drain_pending(c);
+}
+
+static void body_resume_soon(isl_http_conn_t *c) {
+  if (c->state < ISL_HTTP_CONN_LINGER && !c->doomed) uv_timer_start(&c->timer, on_body_resume, 0, 0);
+}
+
+void isl_http_req_pause_body(isl_http_req_t *req, int paused) {
+  isl_http_reqi_t *r = (isl_http_reqi_t *)req;
+  isl_http_conn_t *c = r->conn;
+  if (!c || c->cur != r || r->aborted || r->released || r->body_done || c->state >= ISL_HTTP_CONN_LINGER || c->doomed)
+    return;
+  if (paused) {
+    if (c->body_paused) return;
+    c->body_paused = 1; /* on_body / on_headers_complete stop llhttp (body_stop); on_read buffers */
+    read_stop(c);
+    uv_timer_stop(&c->timer); /* the body timeout: the wait is the handler's (or a resume still due) */
+  } else if (c->body_paused) {
+    c->body_paused = 0;
+    body_resume_soon(c);
+  }
 }
 
 static void on_conn_closed(uv_handle_t *h) {
@@ -1104,6 +1207,7 @@ static void conn_close_how(isl_http_conn_t *c, int reset) {
     req_maybe_free(r);
   }
   c->closes = 2;
+  loop_wake_soon(c->loop); /* the drain callbacks of its requests: state -1 */
   /* uv_tcp_close_reset refuses a socket being shut down (already FIN'd). */
   if (!reset || uv_tcp_close_reset(&c->tcp, on_conn_closed) != 0) uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -1146,6 +1250,7 @@ static void conn_linger(isl_http_conn_t *c) {
   }
   c->shut = 1;
   read_start(c);
+  loop_wake_soon(c->loop); /* write_state is -1 now */
 }
 
 /* A limit tripped or the request is malformed: answer `status` if nothing
@@ -1328,6 +1433,129 @@ int isl_http_req_write_state(const isl_http_req_t *req) {
   return 0;
 }
 
+/* ---- flow control: drain callbacks (isl_http_req_on_drain) ------------------------------------ */
+
+/* A waiter is in loop->drain_wait until it is due, then in
+ * loop->drain_fire for the wake_timer run that calls it. wake_timer runs
+ * at once when something may have made a waiter due (a write completion
+ * of its connection or of an account, an abort, a close) and every
+ * ISL_HTTP_ACCOUNT_RECHECK_MS while a waiter is blocked on its account,
+ * which writes on other loops drain. */
+
+static isl_http_reqi_t **drain_head(isl_http_reqi_t *r, int which) {
+  return which == 1 ? &r->loop->drain_wait : &r->loop->drain_fire;
+}
+
+static void drain_link(isl_http_reqi_t *r, int which) {
+  isl_http_reqi_t **head = drain_head(r, which);
+  r->drain_list = which;
+  r->dprev = NULL;
+  r->dnext = *head;
+  if (*head) (*head)->dprev = r;
+  *head = r;
+}
+
+static void drain_unlink(isl_http_reqi_t *r) {
+  if (!r->drain_list) return;
+  if (r->dprev) {
+    r->dprev->dnext = r->dnext;
+  } else {
+    *drain_head(r, r->drain_list) = r->dnext;
+  }
+  if (r->dnext) r->dnext->dprev = r->dprev;
+  r->dprev = r->dnext = NULL;
+  r->drain_list = 0;
+}
+
+static int conn_has_drain_waiter(const isl_http_conn_t *c) {
+  for (const isl_http_reqi_t *r = c->reqs; r; r = r->cnext)
+    if (r->drain_list == 1) return 1;
+  return 0;
+}
+
+/* 1 if r's drain callback is due: the client is gone (write_state -1), or
+ * the connection is down to half of max_pending_output (a low-water mark,
+ * so that a waiter gets room for more than one write) and the account is
+ * under max_account_output (write_state 0). *acct_blocked: the account is
+ * what it waits for. */
+static int drain_due(const isl_http_reqi_t *r, int *acct_blocked) {
+  if (isl_http_req_write_state(&r->pub) < 0) return 1;
+  const isl_http_config_t *cfg = &r->loop->srv->cfg;
+  int acct_ok = !r->acct || atomic_load(&r->acct->bytes) < cfg->max_account_output;
+  if (!acct_ok) *acct_blocked = 1;
+  return acct_ok && r->conn->pending_bytes <= cfg->max_pending_output / 2;
+}
+
+/* Calls the drain callbacks that are due (all of them with `all`); a
+ * callback may register, cancel or release anything. */
+static void drain_run(isl_http_loopi_t *l, int all) {
+  size_t blocked = 0;
+  isl_http_reqi_t *r, *next;
+  for (r = l->drain_wait; r; r = next) {
+    next = r->dnext;
+    int ab = 0;
+    if (all || drain_due(r, &ab)) {
+      drain_unlink(r);
+      drain_link(r, 2);
+    } else if (ab) {
+      blocked++;
+    }
+  }
+  l->acct_blocked = blocked;
+  while ((r = l->drain_fire) != NULL) {
+    drain_unlink(r);
+    void (*cb)(isl_http_req_t *, void *) = r->drain_cb;
+    void *arg = r->drain_arg;
+    r->drain_cb = NULL;
+    r->drain_arg = NULL;
+    r->cb_depth++;
+    cb(&r->pub, arg);
+    r->cb_depth--;
+    req_maybe_free(r);
+  }
+}
+
+static void on_wake(uv_timer_t *t) {
+  isl_http_loopi_t *l = t->data;
+  l->wake_kicked = 0;
+  drain_run(l, 0);
+  if (l->wake_kicked || !l->wake_open) return; /* a callback made another waiter due: at once */
+  if (l->acct_blocked && l->drain_wait) uv_timer_start(t, on_wake, ISL_HTTP_ACCOUNT_RECHECK_MS, 0);
+}
+
+static void loop_wake_soon(isl_http_loopi_t *l) {
+  if (!l->drain_wait || !l->wake_open) return;
+  l->wake_kicked = 1;
+  uv_timer_start(&l->wake_timer, on_wake, 0, 0);
+}
+
+void isl_http__drain_stop(isl_http_loopi_t *l) {
+  if (!l->wake_open) return;
+  l->wake_open = 0; /* from here on_drain registers nothing */
+  uv_close((uv_handle_t *)&l->wake_timer, NULL);
+  drain_run(l, 1); /* no connection is left: every state is -1 */
+}
+
+void isl_http_req_on_drain(isl_http_req_t *req, void (*cb)(isl_http_req_t *req, void *arg), void *arg) {
+  isl_http_reqi_t *r = REQI(req);
+  isl_http_loopi_t *l = r->loop;
+  drain_unlink(r); /* replaces (or, with cb NULL, cancels) a pending one */
+  r->drain_cb = NULL;
+  r->drain_arg = NULL;
+  if (!cb || r->released || !l->wake_open) return;
+  r->drain_cb = cb;
+  r->drain_arg = arg;
+  drain_link(r, 1);
+  int ab = 0;
+  if (drain_due(r, &ab)) {
+    loop_wake_soon(l); /* never from inside this call */
+  } else if (ab) {
+    l->acct_blocked++;
+    if (!uv_is_active((uv_handle_t *)&l->wake_timer))
+      uv_timer_start(&l->wake_timer, on_wake, ISL_HTTP_ACCOUNT_RECHECK_MS, 0);
+  }
+}
+
 /* ---- responses --------------------------------------------------------------------------- */
 
 /* 1 if the request can still be answered, 0 if res_* must be a no-op. */
@@ -1506,6 +1734,16 @@ int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_typ
 void isl_http_req_release(isl_http_req_t *req) {
   isl_http_reqi_t *r = REQI(req);
   if (!r || r->released) return;
+  drain_unlink(r); /* never called after release */
+  r->drain_cb = NULL;
+  r->drain_arg = NULL;
+  isl_http_conn_t *c = r->conn;
+  if (c && c->cur == r && c->body_paused) {
+    /* The rest of the body is read and discarded as for any released
+     * request (the exchange ends with it): reading resumes next turn. */
+    c->body_paused = 0;
+    body_resume_soon(c);
+  }
   if (res_live(r) && r->res != ISL_HTTP_RES_ENDED) {
     if (r->res == ISL_HTTP_RES_NONE) {
       isl_http_res_simple(req, 500, NULL, "internal error: the handler gave no response\n");

@@ -252,6 +252,43 @@ size_t isl_http_server_account_bytes(isl_http_server_t *s, const void *owner);
  * refuses a write: pacing is the handler's, and this is what it paces by. */
 int isl_http_req_write_state(const isl_http_req_t *req);
 
+/* Flow control: a one-shot "proceed" callback, so that a streaming handler
+ * never polls isl_http_req_write_state. Call it after write_state returned
+ * 1. The server calls cb(req, arg) once, on req's loop thread, from a later
+ * uv callback (never inside this call, never inside an isl_http_res_* or
+ * isl_http_req_* call), when either the client is gone (write_state -1:
+ * aborted, closed, or a write failed; for an abort cb comes after
+ * on_abort, unless on_abort released req or cancelled cb), or the
+ * connection holds at most max_pending_output / 2 bytes its socket has not
+ * taken and req's account holds less than max_account_output (write_state
+ * 0; the low-water mark leaves room for several writes, so registering
+ * while write_state is 0 but the connection is over half full still waits
+ * for half). An account drained by writes on other loops is noticed within
+ * a few ms (ISL_HTTP_ACCOUNT_RECHECK_MS); every waiter of an account wakes
+ * when it dips under its bound, so it may be overshot by one write per
+ * waiter. A second call replaces the pending callback; cb NULL cancels it.
+ * isl_http_req_release cancels it: cb is never called after release. Once
+ * the loop has stopped (its last connection gone during a stop, just before
+ * on_loop_stop, when pending callbacks are called with state -1), this
+ * registers nothing. */
+void isl_http_req_on_drain(isl_http_req_t *req, void (*cb)(isl_http_req_t *req, void *arg), void *arg);
+/* Back-pressure on the request body. paused 1: after this returns, neither
+ * on_body nor on_body_end is called for req until it is resumed; the
+ * server stops reading the client's socket, so TCP back-pressure reaches
+ * the client, and bytes already read stay buffered (at most what one read
+ * returned, plus ISL_HTTP_MAX_PENDING_INPUT). An Expect: 100-continue not
+ * answered yet is held back too. The body timeout (body_timeout_ms) does
+ * not run while paused. paused 0: delivery resumes from a later loop
+ * iteration (never inside this call), reading restarts and the body
+ * timeout starts afresh. May be called from on_request, on_body or any
+ * later callback; a no-op after on_body_end, after abort and after
+ * release. While paused the server does not read, so it cannot see the
+ * client go away: an abort of a paused upload is seen when reading resumes
+ * or when a response write fails (a stop's drain timeout bounds it too).
+ * Releasing a paused request resumes reading: the rest of the body is
+ * read and discarded, as for any request released before its body ended. */
+void isl_http_req_pause_body(isl_http_req_t *req, int paused);
+
 /* ---- responses ----------------------------------------------------------------
  * All return 0, ISL_EINVAL on misuse (wrong order, bad status, more bytes
  * than content_length), or 0 doing nothing when the request was aborted.

@@ -65,13 +65,29 @@ struct isl_http_loopi_s {
   isl_http_conn_t *conns; /* every open connection (doubly linked) */
   size_t n_conns;
   isl_http_reqi_t *reqs; /* every request not freed yet (doubly linked) */
-  char rbuf[64 << 10];   /* read buffer shared by the loop's connections */
-  char date[96];         /* "Date: ...\r\n" for date_sec */
+  /* Flow control (isl_http_req_on_drain, conn.c): requests waiting for
+   * their drain callback (drain_wait), those due in the current wake_timer
+   * run (drain_fire), and how many waiters the last scan found blocked on
+   * their account (another loop's writes may drain it, so while any is,
+   * wake_timer rechecks every ISL_HTTP_ACCOUNT_RECHECK_MS). wake_timer is
+   * unref'd: it never keeps the loop alive. */
+  uv_timer_t wake_timer;
+  int wake_open;   /* initialised and not closed: on_drain may register */
+  int wake_kicked; /* started for a run at once (a waiter is ready) */
+  isl_http_reqi_t *drain_wait, *drain_fire;
+  size_t acct_blocked;
+  char rbuf[64 << 10]; /* read buffer shared by the loop's connections */
+  char date[96];       /* "Date: ...\r\n" for date_sec */
   int64_t date_sec;
 };
 
 /* The loop has one connection fewer; finishes a stop once none is left. */
 void isl_http__loop_conn_gone(isl_http_loopi_t *l);
+
+/* How often a loop with waiters blocked on their account rechecks it. */
+#ifndef ISL_HTTP_ACCOUNT_RECHECK_MS
+#define ISL_HTTP_ACCOUNT_RECHECK_MS 5u
+#endif
 
 /* ---- conn.c --------------------------------------------------------------------- */
 enum {
@@ -107,6 +123,8 @@ struct isl_http_conn_s {
   int last_request;      /* no request after the current one */
   int shut;              /* uv_shutdown issued */
   int doomed;            /* a write failed: close on the next tick */
+  int body_paused;       /* the handler paused cur's body (isl_http_req_pause_body): no parsing, no reading */
+  int body_stopped;      /* llhttp paused by on_headers_complete / on_body for body_paused (llhttp_resume due) */
   isl_http_reqi_t *cur;  /* the request being parsed or answered */
   isl_http_reqi_t *reqs; /* requests of this connection not yet freed */
   char *pend;            /* unparsed input (pipelined data while paused) */
@@ -174,6 +192,13 @@ struct isl_http_reqi_s {
   isl_http_account_t *acct; /* charged for this response's queued bytes, or NULL */
   size_t writes;            /* uv_write requests in flight carrying this request's bytes */
   int out_queued;           /* counted in conn->answers_queued: ended, writes still in flight */
+  int continue_due;         /* 100 Continue held back while the body is paused */
+  /* isl_http_req_on_drain: the pending callback, and which loop list holds
+   * r (0 none, 1 loop->drain_wait, 2 loop->drain_fire). */
+  void (*drain_cb)(isl_http_req_t *req, void *arg);
+  void *drain_arg;
+  int drain_list;
+  isl_http_reqi_t *dprev, *dnext;
 };
 
 /* Accepts one connection from l->listener. */
@@ -184,5 +209,9 @@ void isl_http__conn_stop(isl_http_conn_t *c);
 void isl_http__conn_kill(isl_http_conn_t *c);
 /* Frees a request the handler never released (loop teardown). */
 void isl_http__req_free(isl_http_reqi_t *r);
+/* The loop is stopping and has no connection left: closes wake_timer and
+ * calls every pending drain callback (state -1); on_drain registers
+ * nothing from then on. */
+void isl_http__drain_stop(isl_http_loopi_t *l);
 
 #endif

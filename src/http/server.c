@@ -117,6 +117,7 @@ static void loop_finish(isl_http_loopi_t *l) {
     uv_close((uv_handle_t *)&l->stop_async, NULL);
     l->async_open = 0;
   }
+  isl_http__drain_stop(l); /* the last drain callbacks (state -1), before on_loop_stop */
   if (l->srv->h.on_loop_stop) l->srv->h.on_loop_stop(&l->pub);
 }
 
@@ -177,7 +178,8 @@ static void loop_teardown(isl_http_loopi_t *l) {
   if (l->listener_open) uv_close((uv_handle_t *)&l->listener, NULL);
   if (l->async_open) uv_close((uv_handle_t *)&l->stop_async, NULL);
   if (l->drain_open) uv_close((uv_handle_t *)&l->drain_timer, NULL);
-  l->listener_open = l->async_open = l->drain_open = 0;
+  if (l->wake_open) uv_close((uv_handle_t *)&l->wake_timer, NULL);
+  l->listener_open = l->async_open = l->drain_open = l->wake_open = 0;
   uv_run(&l->uv, UV_RUN_DEFAULT);
   while (l->reqs) isl_http__req_free(l->reqs);
   uv_loop_close(&l->uv);
@@ -231,6 +233,10 @@ int isl_http_server_new(const isl_http_config_t *cfg, const isl_http_handler_t *
     uv_timer_init(&l->uv, &l->drain_timer);
     l->drain_timer.data = l;
     l->drain_open = 1;
+    uv_timer_init(&l->uv, &l->wake_timer); /* drain callbacks (conn.c); never keeps the loop alive */
+    uv_unref((uv_handle_t *)&l->wake_timer);
+    l->wake_timer.data = l;
+    l->wake_open = 1;
 
     int fd = bind_socket(&sa, i == 0);
     if (fd < 0) {
