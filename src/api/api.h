@@ -67,6 +67,10 @@ enum {
   ISL_API_UTF8_PRODUCED = 4,
 };
 extern const isl_api_host_fn_t isl_api_encoding_fns[];
+/* The string of n bytes of UTF-8 (a body's text()): a leading BOM dropped,
+ * each maximal ill-formed subsequence one U+FFFD. ISL_ELIMIT when longer
+ * than the engine's strings. */
+int isl_api_utf8_new_string(isl_iso_t *iso, const uint8_t *bytes, size_t n, isl_val_t *out);
 
 /*
  * headers.c: the Fetch rules for header names and values, checked on bytes:

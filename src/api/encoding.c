@@ -270,6 +270,12 @@ static int decode_buffer(const uint8_t *bytes, size_t size, void *arg) {
   return rc;
 }
 
+int isl_api_utf8_new_string(isl_iso_t *iso, const uint8_t *bytes, size_t n, isl_val_t *out) {
+  decode_call_t c = {.iso = iso, .length = (double)n, .flags = ISL_API_UTF8_STRIP_BOM, .ret = out};
+  *out = 0;
+  return decode_buffer(bytes, n, &c);
+}
+
 /* A whole number in [0, max] from argument v, else -1. */
 static double arg_count(isl_iso_t *iso, isl_val_t v, double max) {
   double d = isl_iso_to_number(iso, v);

@@ -26,6 +26,17 @@
  * curl returns CURL_WRITEFUNC_PAUSE, which makes curl keep that chunk and
  * stop reading the socket, so at most one chunk is held per paused fetch.
  *
+ * Streamed request bodies: isl_fetch_body_write copies into a queue that
+ * curl's read callback empties; an empty queue returns CURL_READFUNC_PAUSE,
+ * and the next write or the end resumes the send side from the same zero
+ * timer. curl_easy_pause sets both directions at once, so f keeps one bit
+ * per direction (curl_paused: receive, send_paused: send) and every call
+ * passes both. A body that cannot be sent whole must never end as if it
+ * were: with a known length the last byte stays queued until the end is
+ * declared, curl sends a chunked body's last chunk only on EOF (which only
+ * isl_fetch_body_end(f, 0) gives), and isl_fetch_body_end(f, err) takes f
+ * out of curl from the zero timer, which closes its connection mid-body.
+ *
  * The response head is collected line by line in the header callback and
  * handed over at its end, unless curl is about to follow it (a 3xx with
  * Location in follow mode) or it is a 1xx; trailers are ignored.
@@ -59,6 +70,7 @@ typedef struct sock_s {
   isl_fetch_client_t *c;
   curl_socket_t fd;
   int closed;
+  int events; /* what curl asked to watch (UV_READABLE | UV_WRITABLE) */
   struct sock_s *prev, *next;
 } sock_t;
 
@@ -77,6 +89,13 @@ struct isl_fetch_client_s {
   int open_handles; /* uv handles not yet closed; the client is freed at 0 */
 };
 
+/* One piece of a streamed request body's queue. */
+typedef struct up_chunk_s {
+  struct up_chunk_s *next;
+  size_t off, len, cap; /* data[off..len) is queued */
+  char data[];
+} up_chunk_t;
+
 struct isl_fetch_s {
   isl_fetch_client_t *c;
   CURL *easy;
@@ -94,6 +113,19 @@ struct isl_fetch_s {
   /* state */
   int in_multi, queued, aborted, done, responded;
   int paused, curl_paused, want_resume;
+  /* the streamed request body (body_stream) */
+  int up_stream;
+  int64_t up_length;            /* -1 = unknown (chunked) */
+  uint64_t up_written, up_sent; /* taken by body_write; handed to curl */
+  size_t up_queued;             /* up_written - up_sent */
+  up_chunk_t *up_head, *up_tail;
+  int up_closed;              /* isl_fetch_body_end was called */
+  int up_ended;               /* ... with err 0 and the whole body */
+  int up_failed, up_fail_now; /* ... otherwise; the kick takes f out of curl */
+  int up_removed;             /* ... and has done so */
+  int send_paused, want_send; /* curl's send side is paused; resume it */
+  int drain_wanted;           /* a write returned 1: call on_body_drain */
+  char up_msg[160];
   int err; /* decided by us (policy, head too large, redirect mode) */
   char msg[320];
   char errbuf[CURL_ERROR_SIZE];
@@ -104,6 +136,7 @@ struct isl_fetch_s {
 
 static void settle(isl_fetch_client_t *c);
 static void release(isl_fetch_t *f);
+static void on_kick(uv_timer_t *t);
 
 __attribute__((format(printf, 2, 3))) static void setmsg(isl_fetch_t *f, const char *fmt, ...) {
   va_list ap;
@@ -198,7 +231,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   isl_fetch_client_t *c = s->c;
   int flags = 0, running = 0;
   if (s->closed || c->closing) return;
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (status < 0) {
+    /* libuv reports a socket error (POLLERR, e.g. a reset) as UV_EBADF and
+     * stops the handle. Let curl do the I/O and meet the error itself: a
+     * reused keep-alive connection the origin closed as the request went
+     * out is then retried on a fresh one, as curl does, instead of failing
+     * the fetch with "select/poll returned error". Watch on meanwhile. */
+    flags = (s->events & UV_READABLE ? CURL_CSELECT_IN : 0) | (s->events & UV_WRITABLE ? CURL_CSELECT_OUT : 0);
+    uv_poll_start(&s->poll, s->events, on_poll);
+  }
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   c->depth++;
@@ -249,6 +290,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
   int events = 0;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  s->events = events;
   uv_poll_start(&s->poll, events, on_poll);
   return 0;
 }
@@ -368,6 +410,14 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud) {
     if (f->status < 200) return n;
     f->head_complete = 1;
     if (f->status >= 300 && f->status < 400 && f->has_location) {
+      /* curl turns a POST into a GET on 301/302/303 (a streamed body is
+       * always sent as one) and sends the body again on the others */
+      if (f->redirect == ISL_FETCH_REDIRECT_FOLLOW && f->up_stream && f->status != 301 && f->status != 302 &&
+          f->status != 303)
+        return fail_transfer(f, ISL_FETCH_EREDIRECT,
+                             "cannot follow a %d redirect from %s with a streamed request body (it would have to "
+                             "be sent again)",
+                             f->status, effective_url(f));
       if (f->redirect == ISL_FETCH_REDIRECT_FOLLOW) return n; /* curl follows; the next head resets */
       if (f->redirect == ISL_FETCH_REDIRECT_ERROR)
         return fail_transfer(f, ISL_FETCH_EREDIRECT, "redirect from %s refused (redirect mode is \"error\")",
@@ -405,6 +455,143 @@ static size_t on_write(char *p, size_t size, size_t nitems, void *ud) {
   }
   if (n && f->cb.on_body) f->cb.on_body(f, p, n);
   return f->aborted ? 0 : n;
+}
+
+/* ---- the streamed request body ---------------------------------------------------------- */
+
+/* Resumes curl's send side from the zero timer (never inside the caller). */
+static void resume_send(isl_fetch_t *f) {
+  if (!f->send_paused || f->want_send) return;
+  f->want_send = 1;
+  uv_timer_start(&f->c->kick, on_kick, 0, 0);
+}
+
+static void up_free(isl_fetch_t *f) {
+  while (f->up_head) {
+    up_chunk_t *k = f->up_head;
+    f->up_head = k->next;
+    free(k);
+  }
+  f->up_tail = NULL;
+  f->up_queued = 0;
+}
+
+/* CURLOPT_READFUNCTION: the next bytes of a streamed body. */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
+  isl_fetch_t *f = ud;
+  size_t cap = size * nitems, n = 0;
+  if (f->aborted || f->up_failed) return CURL_READFUNC_ABORT;
+  if (f->up_length >= 0 && !f->up_ended) {
+    /* the last byte waits for isl_fetch_body_end(f, 0) */
+    uint64_t left = (uint64_t)f->up_length - f->up_sent;
+    uint64_t may = left ? left - 1 : 0;
+    if (cap > may) cap = (size_t)may;
+  }
+  while (n < cap && f->up_head) {
+    up_chunk_t *k = f->up_head;
+    size_t take = k->len - k->off;
+    if (take > cap - n) take = cap - n;
+    memcpy(buf + n, k->data + k->off, take);
+    k->off += take;
+    n += take;
+    if (k->off == k->len) {
+      f->up_head = k->next;
+      if (!f->up_head) f->up_tail = NULL;
+      free(k);
+    }
+  }
+  f->up_sent += n;
+  f->up_queued -= n;
+  if (n == 0) {
+    if (f->up_ended) return 0; /* EOF: curl ends the body (the last chunk, if chunked) */
+    f->send_paused = 1;
+    return CURL_READFUNC_PAUSE;
+  }
+  if (f->drain_wanted && f->up_queued <= ISL_FETCH_UPLOAD_QUEUE / 2) {
+    f->drain_wanted = 0;
+    if (f->cb.on_body_drain) f->cb.on_body_drain(f);
+    if (f->aborted || f->up_failed) return CURL_READFUNC_ABORT;
+  }
+  return n;
+}
+
+/* CURLOPT_SEEKFUNCTION: curl wants to send the body again (a retry on a
+ * new connection after a reused one failed). Possible only if none of it
+ * has been handed over yet. */
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+  isl_fetch_t *f = ud;
+  if (offset == 0 && origin == SEEK_SET && f->up_sent == 0) return CURL_SEEKFUNC_OK;
+  if (!f->err) {
+    f->err = ISL_FETCH_ENET;
+    setmsg(f, "the request to %s has to be sent again, and its streamed body cannot be", effective_url(f));
+  }
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
+size_t isl_fetch__upload_queued(const isl_fetch_t *f) {
+  return f->up_queued;
+}
+
+int isl_fetch_body_write(isl_fetch_t *f, const void *data, size_t len) {
+  if (!f || !f->up_stream || f->aborted || f->done || f->up_closed) return ISL_EINVAL;
+  if (f->up_length >= 0 && len > (uint64_t)f->up_length - f->up_written) return ISL_EINVAL;
+  if (len) {
+    up_chunk_t *k = f->up_tail;
+    size_t room = k ? k->cap - k->len : 0, put = len < room ? len : room;
+    if (put) { /* fill the last piece first: small writes do not each cost one */
+      memcpy(k->data + k->len, data, put);
+      k->len += put;
+    }
+    if (put < len) {
+      size_t rest = len - put, cap = rest < (16u << 10) ? (16u << 10) : rest;
+      up_chunk_t *nk = malloc(sizeof *nk + cap);
+      if (!nk) {
+        if (k) k->len -= put;
+        return ISL_ENOMEM;
+      }
+      nk->next = NULL;
+      nk->off = 0;
+      nk->cap = cap;
+      nk->len = rest;
+      memcpy(nk->data, (const char *)data + put, rest);
+      if (k)
+        k->next = nk;
+      else
+        f->up_head = nk;
+      f->up_tail = nk;
+    }
+    f->up_written += len;
+    f->up_queued += len;
+    resume_send(f);
+  }
+  if (f->up_queued >= ISL_FETCH_UPLOAD_QUEUE) {
+    f->drain_wanted = 1;
+    return 1;
+  }
+  return 0;
+}
+
+void isl_fetch_body_end(isl_fetch_t *f, int err) {
+  if (!f || !f->up_stream || f->aborted || f->done || f->up_closed) return;
+  f->up_closed = 1;
+  if (!err && f->up_length >= 0 && f->up_written != (uint64_t)f->up_length) {
+    snprintf(f->up_msg, sizeof f->up_msg,
+             "the request body could not be sent whole: it ended after %llu of its %lld bytes",
+             (unsigned long long)f->up_written, (long long)f->up_length);
+  } else if (err) {
+    snprintf(f->up_msg, sizeof f->up_msg,
+             "the request body could not be sent whole: its source failed after %llu bytes",
+             (unsigned long long)f->up_written);
+  } else {
+    f->up_ended = 1;
+    resume_send(f);
+    return;
+  }
+  /* taken out of curl from the zero timer: its connection is closed mid-body */
+  f->up_failed = 1;
+  f->up_fail_now = 1;
+  f->drain_wanted = 0;
+  uv_timer_start(&f->c->kick, on_kick, 0, 0);
 }
 
 /* ---- the policy, on every connection ------------------------------------------------ */
@@ -557,6 +744,10 @@ static int classify(isl_fetch_t *f, CURLcode rc) {
 static void finish(isl_fetch_t *f, CURLcode rc) {
   isl_fetch_client_t *c = f->c;
   int err = classify(f, rc);
+  if (f->up_failed && (err == 0 || f->up_removed || (rc == CURLE_ABORTED_BY_CALLBACK && !f->err))) {
+    err = ISL_FETCH_ENET; /* never complete with a body that was not sent whole */
+    setmsg(f, "%s", f->up_msg);
+  }
   c->depth++;
   if (err == 0 && !f->responded) deliver_head(f); /* no body bytes (HEAD, 204, empty) */
   if (!f->aborted) {
@@ -579,6 +770,7 @@ static void release(isl_fetch_t *f) {
   curl_slist_free_all(f->hdrs);
   isl_fetch__policy_clear(&f->pol);
   free(f->head);
+  up_free(f);
   if (f->prev)
     f->prev->next = f->next;
   else
@@ -633,13 +825,28 @@ static void settle(isl_fetch_client_t *c) {
 static void on_kick(uv_timer_t *t) {
   isl_fetch_client_t *c = t->data;
   if (c->closing) return;
+  /* Streamed bodies that cannot be sent whole: out of curl now, at depth 0,
+   * which closes their connections mid-body. A fetch that on_done aborts or
+   * starts is only marked or queued here, so `next` stays valid. */
+  for (isl_fetch_t *f = c->all, *next; f; f = next) {
+    next = f->next;
+    if (!f->up_fail_now) continue;
+    f->up_fail_now = 0;
+    if (f->aborted || f->done || !f->in_multi) continue; /* not yet added: on_read aborts it */
+    curl_multi_remove_handle(c->multi, f->easy);
+    f->in_multi = 0;
+    f->up_removed = 1;
+    finish(f, CURLE_ABORTED_BY_CALLBACK);
+  }
   c->depth++;
   for (isl_fetch_t *f = c->all, *next; f; f = next) {
     next = f->next;
-    if (!f->want_resume || f->aborted) continue;
-    f->want_resume = 0;
-    f->curl_paused = 0;
-    curl_easy_pause(f->easy, CURLPAUSE_CONT); /* may call on_write at once */
+    if ((!f->want_resume && !f->want_send) || f->aborted) continue;
+    if (f->want_resume) f->want_resume = 0, f->curl_paused = 0;
+    if (f->want_send) f->want_send = 0, f->send_paused = 0;
+    /* both directions at once: the other one stays as it is */
+    int mask = (f->curl_paused ? CURLPAUSE_RECV : 0) | (f->send_paused ? CURLPAUSE_SEND : 0);
+    curl_easy_pause(f->easy, mask); /* may call on_write at once */
   }
   c->depth--;
   settle(c);
@@ -789,13 +996,30 @@ static int set_method(isl_fetch_t *f, const isl_fetch_request_t *req, isl_err_t 
   }
   if (!strcasecmp(m, "CONNECT") || !strcasecmp(m, "TRACE") || !strcasecmp(m, "TRACK"))
     return isl_err_set(err, ISL_EINVAL, "fetch: method %s is not allowed", m);
-  int has_body = req->body_len > 0;
+  int has_body = req->body_len > 0 || req->body_stream;
+  if (req->body_stream && (req->body || req->body_len || req->body_stream_length < -1))
+    return isl_err_set(err, ISL_EINVAL, "fetch: a streamed body has no body/body_len and a length >= -1");
   if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
     if (has_body) return isl_err_set(err, ISL_EINVAL, "fetch: a %s request cannot have a body", m);
     if (!strcmp(m, "GET"))
       curl_easy_setopt(f->easy, CURLOPT_HTTPGET, 1L);
     else
       curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
+    return 0;
+  }
+  if (req->body_stream) {
+    /* sent as a POST (under its own method), so that 301/302/303 turn it
+     * into a GET as for a whole body; the read callback gives the bytes,
+     * and a length of -1 makes curl send it chunked */
+    if (strcmp(m, "POST") != 0) curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, m);
+    curl_easy_setopt(f->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_stream_length);
+    curl_easy_setopt(f->easy, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(f->easy, CURLOPT_READDATA, f);
+    curl_easy_setopt(f->easy, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(f->easy, CURLOPT_SEEKDATA, f);
+    f->up_stream = 1;
+    f->up_length = req->body_stream_length;
     return 0;
   }
   if (strcmp(m, "POST") == 0) {

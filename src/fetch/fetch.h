@@ -13,7 +13,8 @@
  * actually resolved to, also after redirects and when a cached connection
  * is reused; only http and https URLs are fetched; no proxies from the
  * environment, no cookies, no signals. Bodies stream both ways without
- * being buffered whole (the request body is given whole and copied).
+ * being buffered whole: the request body is given whole and copied, or
+ * written piece by piece (body_stream, isl_fetch_body_write).
  *
  * Loops: a subrequest can carry its hop count in a CDN-Loop header
  * (RFC 8586, "isolde; loops=N"); isl_fetch_hops_parse reads it back from
@@ -30,7 +31,8 @@
  *
  * Threads: everything is called on the client's loop thread; every callback
  * runs there, never from inside isl_fetch_start / isl_fetch_pause /
- * isl_fetch_abort. isl_fetch_preload is the exception: any thread.
+ * isl_fetch_abort / isl_fetch_body_write / isl_fetch_body_end.
+ * isl_fetch_preload is the exception: any thread.
  */
 #ifndef ISL_FETCH_H
 #define ISL_FETCH_H
@@ -120,9 +122,19 @@ typedef struct {
   const isl_http_header_t *headers;
   size_t n_headers;
   /* The whole request body (may be NULL/0); copied. Not allowed with GET
-   * or HEAD (ISL_EINVAL). POST/PUT/PATCH without one send Content-Length 0. */
+   * or HEAD (ISL_EINVAL). POST/PUT/PATCH without one send Content-Length 0.
+   * Must be NULL/0 with body_stream. */
   const void *body;
   size_t body_len;
+  /* 1 = the body is not given up front: the caller writes it with
+   * isl_fetch_body_write and ends it with isl_fetch_body_end, while the
+   * request is under way (ISL_EINVAL with GET or HEAD). */
+  int body_stream;
+  /* With body_stream: the body's length if known (sent as Content-Length;
+   * a stream that ends with a different count fails the fetch and the
+   * origin sees an incomplete upload), or -1 = unknown (HTTP/1.1 chunked).
+   * Ignored without body_stream. */
+  int64_t body_stream_length;
   /* ISL_FETCH_REDIRECT_FOLLOW (at most ISL_FETCH_MAX_REDIRECTS; 301/302/303
    * turn POST into GET) | _MANUAL (3xx returned as is) | _ERROR (a 3xx with
    * Location -> ISL_FETCH_EREDIRECT) */
@@ -161,6 +173,13 @@ typedef struct {
    * address (allow its origin with allow_origins)". msg borrowed. */
   void (*on_done)(isl_fetch_t *f, int err, const char *msg);
   void *data;
+  /* body_stream only: the upload queue has room again after an
+   * isl_fetch_body_write that returned 1 (once per such write, from a later
+   * loop callback, never inside isl_fetch_body_write). f's functions may be
+   * called from it. May be NULL (the caller then paces itself). Last: a
+   * positional initialiser gives it fifth, NULL if unused
+   * ({on_response, on_body, on_done, data, NULL}). */
+  void (*on_body_drain)(isl_fetch_t *f);
 } isl_fetch_callbacks_t;
 
 /* ---- loop detection (hops.c) -------------------------------------------------------
@@ -226,5 +245,41 @@ void isl_fetch_abort(isl_fetch_t *f);
 void isl_fetch_pause(isl_fetch_t *f, int paused);
 /* cb->data */
 void *isl_fetch_data(isl_fetch_t *f);
+
+/* ---- streamed request bodies (isl_fetch_request_t.body_stream) -----------------------
+ * The caller writes the body while the request is under way; curl takes
+ * it from a queue as the origin reads it. A write is never refused for
+ * being over the bound: pacing is the caller's, by the return value and
+ * on_body_drain (as with the http server's writes). A body cannot be sent
+ * twice: in FOLLOW mode a redirect that would send it again (307, 308, any
+ * 3xx but 301/302/303) fails the fetch with ISL_FETCH_EREDIRECT ("cannot
+ * follow a 307 redirect from URL with a streamed request body ..."), and
+ * 301/302/303, which turn it into a GET, are followed. A body that cannot
+ * be sent whole is never ended as if it were: with a known length, its
+ * last byte is held back until isl_fetch_body_end(f, 0), and a chunked
+ * body's last chunk is only sent then. timeout_ms counts the upload too. */
+
+/* Bytes queued per fetch at which isl_fetch_body_write asks the caller to
+ * wait for on_body_drain. */
+#ifndef ISL_FETCH_UPLOAD_QUEUE
+#define ISL_FETCH_UPLOAD_QUEUE (256u << 10)
+#endif
+
+/* Copies data[0..len) into f's upload queue. Returns 0 (taken, room for
+ * more), 1 (taken, but the queue now holds ISL_FETCH_UPLOAD_QUEUE bytes or
+ * more: write again once on_body_drain has been called), or ISL_EINVAL
+ * (nothing taken: not a body_stream fetch, the body was ended, or it would
+ * go past body_stream_length). ISL_ENOMEM if the copy cannot be made. Any
+ * time before on_done, also from inside f's callbacks; it calls none. */
+int isl_fetch_body_write(isl_fetch_t *f, const void *data, size_t len);
+/* Ends f's streamed body. err 0: the body is complete (the origin gets its
+ * end once the queue has been sent); with a known length, fewer bytes than
+ * body_stream_length count as err != 0. err != 0: the body cannot be
+ * delivered whole: the upload is aborted (the connection is closed short
+ * of the Content-Length, or before a chunked body's last chunk), and the
+ * fetch ends with on_done(ISL_FETCH_ENET, "the request body could not be
+ * sent whole: ...") unless it has ended or is aborted first. Calls no
+ * callback; later calls are ignored. */
+void isl_fetch_body_end(isl_fetch_t *f, int err);
 
 #endif

@@ -63,4 +63,8 @@ int isl_fetch__addr_local(const struct sockaddr *sa);
 int isl_fetch__policy_check(const isl_fetch__policy_t *p, const char *url, const struct sockaddr *sa,
                             const struct sockaddr *self, char *msg, size_t cap);
 
+/* For tests: the bytes of f's streamed request body that are queued and
+ * not yet handed to curl (isl_fetch_body_write's queue). */
+size_t isl_fetch__upload_queued(const isl_fetch_t *f);
+
 #endif

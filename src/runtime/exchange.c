@@ -41,18 +41,26 @@ void isl_rt__exchange_log(isl_rt_exchange_t *x) {
               x->path, x->status, (unsigned long long)(x->cpu_ns / 1000u), (unsigned long long)wall_us);
 }
 
+void isl_rt__exchange_release_req(isl_rt_exchange_t *x) {
+  if (x->body) {
+    /* The client's upload has not ended: its reader must not see an end. */
+    isl_rt__body_detach_req(x->body, "the response was sent (or the request cut) before the request body was read");
+    x->body = NULL;
+  }
+  if (!x->req) return;
+  x->req->data = NULL;
+  isl_http_req_release(x->req);
+  x->req = NULL;
+}
+
 void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body) {
   if (x->ended) return;
   if (x->req && !x->status) {
     isl_http_res_simple(x->req, status, "text/plain; charset=utf-8", body);
   }
-  if (x->req) {
-    /* Released before its end, a started response is cut short (the
-     * connection closes), which is all a client can be told by now. */
-    x->req->data = NULL;
-    isl_http_req_release(x->req);
-    x->req = NULL;
-  }
+  /* Released before its end, a started response is cut short (the
+   * connection closes), which is all a client can be told by now. */
+  isl_rt__exchange_release_req(x);
   if (!x->status) x->status = status;
   x->ended = 1;
   x->ended_ns = isl_rt__now_ns();
@@ -102,10 +110,8 @@ void isl_rt__exchange_finish(isl_rt_exchange_t *x) {
     }
   if (!x->ended) isl_rt__exchange_fail(x, 500, "The worker finished without a response.\n");
   isl_rt__exchange_log(x);
-  if (x->req) {
-    x->req->data = NULL;
-    isl_http_req_release(x->req);
-  }
+  isl_rt__exchange_release_req(x);
+  isl_rt__bodies_owner_gone(inst, x);
   free(x->method);
   free(x->path);
   free(x->host);
@@ -120,7 +126,6 @@ isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req
   if (!inst->next_exchange_id) inst->next_exchange_id = 1;
   x->inst = inst;
   x->req = req;
-  x->body_done = !isl_http_req_has_body(req);
   x->start_ns = isl_rt__now_ns();
   x->method = strdup(isl_http_req_method(req));
   const char *host = isl_http_req_header_get(req, "host");

@@ -45,13 +45,24 @@
 
 #define MAX_FETCH_HEADERS 256
 
-typedef struct isl_rt_sub_s {
+struct isl_rt_sub_s {
   isl_rt_inst_t *inst;
   uint32_t id;
   isl_rt_exchange_t *owner; /* the request it was made for; NULL under `isolde run` */
   isl_fetch_t *f;
   struct isl_rt_sub_s *next;
-} isl_rt_sub_t;
+  isl_rt_body_t *body;   /* its response's body, once the head came */
+  isl_rt_body_t *upload; /* the host body it sends as its request body, or NULL */
+  int head_only;         /* a HEAD request: its response has no body whatever it says */
+  int detached;          /* its body is piped to a client: out of its instance */
+};
+
+/* Its upload's body hears that it is gone (the rest of its source is dropped). */
+static void sub_upload_gone(isl_rt_sub_t *sub) {
+  isl_rt_body_t *b = sub->upload;
+  sub->upload = NULL;
+  if (b) isl_rt__body_upload_gone(b);
+}
 
 static void sub_unlink(isl_rt_sub_t *sub) {
   isl_rt_inst_t *inst = sub->inst;
@@ -66,6 +77,8 @@ static void sub_unlink(isl_rt_sub_t *sub) {
 void isl_rt__subs_abort(isl_rt_inst_t *inst) {
   while (inst->subs) {
     isl_rt_sub_t *sub = inst->subs;
+    if (sub->body) isl_rt__body_forget_source(sub->body); /* freed with the instance */
+    sub->upload = NULL;                                   /* so is that */
     sub_unlink(sub);
     isl_fetch_abort(sub->f);
     free(sub);
@@ -80,8 +93,31 @@ void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x) {
     isl_rt__ids_push(&inst->dropped_subs, sub->id);
     sub_unlink(sub);
     isl_fetch_abort(sub->f);
+    sub_upload_gone(sub);
+    if (sub->body)
+      isl_rt__body_end(sub->body,
+                       "fetch failed: the request it was made for has finished; its subrequests were cancelled");
     free(sub);
   }
+}
+
+void isl_rt__sub_pause(isl_rt_sub_t *sub, int paused) {
+  isl_fetch_pause(sub->f, paused);
+}
+
+void isl_rt__sub_cancel(isl_rt_sub_t *sub) {
+  if (!sub->detached) sub_unlink(sub);
+  isl_fetch_abort(sub->f);
+  sub_upload_gone(sub);
+  free(sub);
+}
+
+void isl_rt__sub_detach(isl_rt_sub_t *sub) {
+  if (sub->detached) return;
+  sub_unlink(sub);
+  sub->detached = 1;
+  sub->owner = NULL;
+  sub->inst = NULL;
 }
 
 /* "name: value\n" lines of a response head, names and values byte
@@ -148,40 +184,42 @@ static void on_response(isl_fetch_t *f, int status, const char *status_text, con
   isl_rt_sub_t *sub = isl_fetch_data(f);
   isl_iso_t *iso = sub->inst->iso;
   char *text = headers_text(headers, n), *reason = status_text_utf8(status_text);
-  isl_val_t args[5] = {0};
-  if (!text || !reason || isl_iso_new_number(iso, sub->id, &args[0]) < 0 ||
+  /* Its body: bytes the host holds until the worker reads them (host_body.c). */
+  int64_t length = -1;
+  int no_body = sub->head_only || status == 204 || status == 304;
+  for (size_t i = 0; i < n && !no_body; i++) {
+    if (strcasecmp(headers[i].name, "content-length") != 0) continue;
+    char *end;
+    long long v = strtoll(headers[i].value, &end, 10);
+    if (end != headers[i].value && !*end && v >= 0) length = v;
+  }
+  sub->body = isl_rt__body_new(sub->inst, sub->owner, no_body ? 0 : length);
+  isl_val_t args[7] = {0};
+  if (!text || !reason || !sub->body || isl_iso_new_number(iso, sub->id, &args[0]) < 0 ||
       isl_iso_new_number(iso, status, &args[1]) < 0 || isl_iso_new_string(iso, reason, &args[2]) < 0 ||
       isl_iso_new_string(iso, text, &args[3]) < 0 ||
-      isl_iso_new_string(iso, final_url ? final_url : "", &args[4]) < 0) {
-    for (int i = 0; i < 5; i++) isl_iso_release(iso, args[i]);
+      isl_iso_new_string(iso, final_url ? final_url : "", &args[4]) < 0 ||
+      isl_iso_new_number(iso, isl_rt__body_id(sub->body), &args[5]) < 0 ||
+      isl_iso_new_number(iso, (double)isl_rt__body_length(sub->body), &args[6]) < 0) {
+    for (int i = 0; i < 7; i++) isl_iso_release(iso, args[i]);
     free(text);
     free(reason);
     return sub_fail(f, "the response could not be delivered to the worker (out of memory)");
   }
   free(text);
   free(reason);
-  sub_call(sub, sub->inst->worker->entry->fetch_response, 5, args);
+  isl_rt__body_set_source(sub->body, sub);
+  sub_call(sub, sub->inst->worker->entry->fetch_response, 7, args);
 }
 
-/* Body bytes, to entry.fetchChunk(id, bytes, held). While the instance's
- * turn is paused (sched.c) the entry waits in its queue, and JS cannot
- * pause the transfer until it runs: the host holds the transfer itself
- * (held = 1, and fetch.js resumes it when its stream wants more), or a
- * fast origin would pile chunk after chunk into the isolate meanwhile
- * until its memory ran out. */
+/* Body bytes go to its body (host_body.c), which holds them for the
+ * worker, or pipes them to a client, and pauses the transfer when it
+ * holds enough. */
 static void on_body(isl_fetch_t *f, const char *data, size_t len) {
   isl_rt_sub_t *sub = isl_fetch_data(f);
-  isl_iso_t *iso = sub->inst->iso;
-  int held = sub->inst->turn != NULL; /* out of any call: a turn that is there is paused */
-  isl_val_t args[3] = {0};
-  if (isl_iso_new_number(iso, sub->id, &args[0]) < 0 || isl_iso_new_array_buffer(iso, data, len, &args[1]) < 0 ||
-      isl_iso_new_number(iso, held, &args[2]) < 0) {
-    isl_iso_release(iso, args[0]);
-    isl_iso_release(iso, args[1]);
-    return sub_fail(f, "the response body could not be delivered to the worker whole (out of memory)");
-  }
-  if (held) isl_fetch_pause(f, 1);
-  sub_call(sub, sub->inst->worker->entry->fetch_chunk, 3, args);
+  isl_rt_inst_t *inst = sub->inst; /* NULL when its body is piped */
+  if (sub->body) isl_rt__body_push(sub->body, data, len);
+  if (inst && inst->pool && !isl_rt__inst_maybe_discard(inst)) isl_rt__pool_trim(inst->pool);
 }
 
 /* Tells JS that subrequest sub ended (entry.fetchDone) and frees it: 0, or
@@ -189,6 +227,7 @@ static void on_body(isl_fetch_t *f, const char *data, size_t len) {
  * call, the instance may be gone. */
 static int sub_done(isl_rt_sub_t *sub, int err, const char *msg) {
   sub_unlink(sub);
+  sub_upload_gone(sub);
   isl_iso_t *iso = sub->inst->iso;
   isl_val_t args[3] = {0};
   int rc = -1;
@@ -205,11 +244,29 @@ static int sub_done(isl_rt_sub_t *sub, int err, const char *msg) {
 
 static void on_done(isl_fetch_t *f, int err, const char *msg) {
   isl_rt_sub_t *sub = isl_fetch_data(f);
+  isl_rt_body_t *b = sub->body;
+  if (b) {
+    /* Responded: JS forgot the subrequest then; its body hears the end. */
+    isl_rt_inst_t *inst = sub->inst;
+    if (!sub->detached) sub_unlink(sub);
+    sub_upload_gone(sub);
+    free(sub);
+    char why[600];
+    if (err) snprintf(why, sizeof(why), "fetch failed: %s", msg ? msg : "the response body was cut");
+    isl_rt__body_end(b, err ? why : NULL);
+    if (inst && inst->pool && !isl_rt__inst_maybe_discard(inst)) isl_rt__pool_trim(inst->pool);
+    return;
+  }
   isl_rt_exchange_t *owner = sub->owner;
   /* Not told (out of memory): its request must not wait for ever, nor
    * end as if the body had ended. */
   if (sub_done(sub, err, msg) < 0 && owner && owner->req)
     isl_rt__exchange_fail(owner, 503, "A subrequest's response could not be delivered to the worker.\n");
+}
+
+static void on_upload_drain(isl_fetch_t *f) {
+  isl_rt_sub_t *sub = isl_fetch_data(f);
+  if (sub->upload) isl_rt__body_upload_drain(sub->upload);
 }
 
 /* If url is on the request's own host and its route has an origin, the
@@ -267,7 +324,16 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   }
   uint8_t *body = NULL;
   size_t body_len = 0;
-  if (strcmp(isl_iso_typeof(iso, argv[3]), "object") == 0) isl_iso_array_buffer_copy(iso, argv[3], &body, &body_len);
+  isl_rt_body_t *upload = NULL; /* a host body (a client's upload, a response's body) sent as it comes */
+  const char *type = isl_iso_typeof(iso, argv[3]);
+  if (strcmp(type, "object") == 0) {
+    isl_iso_array_buffer_copy(iso, argv[3], &body, &body_len);
+  } else if (strcmp(type, "number") == 0 && !(upload = isl_rt__body_find(inst, isl_iso_to_number(iso, argv[3])))) {
+    free(method);
+    free(url);
+    free(text);
+    return isl_iso_throw(iso, "TypeError", "fetch(): the request body was already used");
+  }
   int redirect = (int)isl_iso_to_number(iso, argv[4]);
   double timeout = isl_iso_to_number(iso, argv[5]);
   char *origin_url = url ? to_origin(x, url) : NULL;
@@ -288,11 +354,14 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
                             .n_headers = n,
                             .body = body,
                             .body_len = body_len,
+                            .body_stream = upload != NULL,
+                            .body_stream_length = upload ? isl_rt__body_length(upload) : -1,
                             .redirect = redirect,
                             .timeout_ms = timeout > 0 && timeout < 4e9 ? (uint32_t)timeout : 0,
                             .hops = hops + 1};
   isl_rt_sub_t *sub = calloc(1, sizeof(*sub));
-  isl_fetch_callbacks_t cb = {on_response, on_body, on_done, sub};
+  if (sub) sub->head_only = method && strcmp(method, "HEAD") == 0;
+  isl_fetch_callbacks_t cb = {on_response, on_body, on_done, sub, on_upload_drain};
   isl_err_t err = {0};
   int rc = sub ? isl_fetch_start(inst->fetch, &rq, &policy, &cb, &sub->f, &err) : ISL_ENOMEM;
   free(method);
@@ -310,6 +379,10 @@ static int fetch_start(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   sub->next = inst->subs;
   inst->subs = sub;
   inst->n_pending_io++;
+  if (upload) {
+    sub->upload = upload;
+    isl_rt__body_upload(upload, sub->f);
+  }
   return isl_iso_new_number(iso, sub->id, ret);
 }
 
@@ -341,21 +414,13 @@ static int fetch_abort(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (sub) {
     sub_unlink(sub);
     isl_fetch_abort(sub->f);
+    sub_upload_gone(sub);
+    /* Inside a call: JS errors the body's stream itself (fetch.js). */
+    if (sub->body) isl_rt__body_end(sub->body, "fetch failed: the subrequest was aborted");
     free(sub);
   }
   return 0;
 }
 
-static int fetch_pause(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
-  (void)data;
-  *ret = 0;
-  isl_rt_sub_t *sub = sub_arg(iso, argc, argv);
-  if (sub && argc >= 2) isl_fetch_pause(sub->f, isl_iso_to_number(iso, argv[1]) != 0);
-  return 0;
-}
-
-const isl_rt_host_fn_t isl_rt__fetch_fns[] = {{"fetchStart", fetch_start},
-                                              {"fetchAbort", fetch_abort},
-                                              {"fetchPause", fetch_pause},
-                                              {"fetchesDropped", fetches_dropped},
-                                              {NULL, NULL}};
+const isl_rt_host_fn_t isl_rt__fetch_fns[] = {
+    {"fetchStart", fetch_start}, {"fetchAbort", fetch_abort}, {"fetchesDropped", fetches_dropped}, {NULL, NULL}};

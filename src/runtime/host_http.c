@@ -26,11 +26,10 @@ static isl_rt_exchange_t *exchange_arg(isl_iso_t *iso, int argc, const isl_val_t
  * refuses such values, so only a caller that bypassed it sees this). */
 #define NOT_BYTES_MSG "a header name or value has a code point above U+00FF (not a ByteString)"
 
-static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
-  (void)data;
-  *ret = 0;
-  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
-  if (!x || x->status || x->ended || argc < 4) return 0;
+/* Starts x's response from respond's arguments (id, status, statusText,
+ * headerText): 0, or a thrown error. A Content-Length among the headers
+ * becomes the HTTP layer's length, else `length` (-1: chunked). */
+static int start_response(isl_iso_t *iso, isl_rt_exchange_t *x, const isl_val_t *argv, int64_t length) {
   int status = (int)isl_iso_to_number(iso, argv[1]);
   if (status < 200 || status > 599) status = 500;
   char *reason = isl_iso_to_cstring(iso, argv[2]);
@@ -43,7 +42,6 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   }
   isl_http_header_t hdrs[MAX_RESPONSE_HEADERS];
   size_t n = 0, all = isl_rt__headers_parse(text, hdrs, MAX_RESPONSE_HEADERS);
-  int64_t length = -1;
   for (size_t i = 0; i < all; i++) {
     if (strcasecmp(hdrs[i].name, "content-length") == 0) {
       char *end;
@@ -64,6 +62,50 @@ static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
   return 0;
 }
 
+static int http_respond(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  if (!x || x->status || x->ended || argc < 4) return 0;
+  return start_response(iso, x, argv, -1);
+}
+
+/*
+ * host.respondBody(id, status, statusText, headerText, bodyId) -> 1 piped,
+ * 0 not (the body is not a host body JS left untouched, or the client is
+ * gone: the caller sends it the general way). A host body (host_body.c)
+ * as the response: the head goes out now with the body's length when it
+ * is known (the headers' Content-Length when they have one), and the
+ * body's bytes go from its source to the client without entering the
+ * isolate. The response is over for the exchange (logged now); the pipe
+ * ends or cuts it on its own.
+ */
+static int http_respond_body(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
+  (void)data;
+  *ret = 0;
+  isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
+  isl_rt_body_t *b = x && argc >= 5 ? isl_rt__body_find(x->inst, isl_iso_to_number(iso, argv[4])) : NULL;
+  if (!b || x->status || x->ended || !x->req || isl_http_req_aborted(x->req)) return isl_iso_new_number(iso, 0, ret);
+  int rc = start_response(iso, x, argv, isl_rt__body_length(b));
+  if (rc < 0) return rc;
+  isl_http_req_t *req = x->req;
+  /* The response's request goes with the pipe; an upload that is not the
+   * piped body is the exchange's to fail (nobody reads it now). */
+  if (x->body == b) x->body = NULL;
+  if (x->body && isl_rt__body_uploading(x->body)) {
+    isl_rt__body_pair(b, x->body);
+    x->body = NULL;
+  }
+  x->req = NULL;
+  req->data = NULL;
+  isl_rt__exchange_release_req(x);
+  x->ended = 1;
+  x->ended_ns = isl_rt__now_ns();
+  isl_rt__exchange_log(x);
+  isl_rt__body_pipe(b, req);
+  return isl_iso_new_number(iso, 1, ret);
+}
+
 /* Whether dispatch.js may write now: 0 yes, 1 wait and ask again (the
  * connection, or the tenant over all its connections, holds as many bytes
  * queued for slow clients as it may), -1 the client is gone. So a slow
@@ -74,11 +116,28 @@ static int write_state(isl_rt_exchange_t *x) {
   return isl_http_req_write_state(x->req);
 }
 
+/* The client's queue drained (or the client went away) after a write
+ * that was told to wait: entry.writable(id) lets dispatch.js go on. */
+static void drained(isl_http_req_t *req, void *arg) {
+  (void)req;
+  isl_rt_exchange_t *x = arg;
+  isl_rt_inst_t *inst = x->inst;
+  x->draining = 0;
+  isl_val_t id;
+  if (inst->poisoned || isl_iso_new_number(inst->iso, x->id, &id) < 0) return;
+  uint32_t owner = x->id;
+  isl_rt__inst_call(inst, inst->worker->entry->writable, 1, &id, x);
+  isl_rt__exchange_check_cpu(inst, owner);
+  isl_rt_pool_t *pool = inst->pool;
+  if (!isl_rt__inst_maybe_discard(inst) && pool) isl_rt__pool_trim(pool);
+}
+
 /* host.write(id, buffer): writes the buffer, whole, only if write_state
- * says 0 and returns 0; else returns the state (1: not written, try again
- * later; -1: gone) without copying anything. dispatch.js hands it at most
- * 64 KiB at a time, so what a tenant gets past its bound is a piece per
- * loop thread. */
+ * says 0 and returns 0; else returns the state (1: not written, and
+ * entry.writable(id) follows once the client's queue has drained; -1:
+ * gone) without copying anything. dispatch.js hands it at most 64 KiB at
+ * a time, so what a tenant gets past its bound is a piece per loop
+ * thread. */
 static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv, isl_val_t *ret) {
   (void)data;
   isl_rt_exchange_t *x = exchange_arg(iso, argc, argv);
@@ -93,6 +152,9 @@ static int http_write(isl_iso_t *iso, void *data, int argc, const isl_val_t *arg
     if (isl_http_res_write(x->req, buf, len) < 0) state = -1;
     free(buf);
     x->inst->io_ns += isl_rt__thread_cpu_ns() - t0;
+  } else if (state > 0) {
+    x->draining = 1;
+    isl_http_req_on_drain(x->req, drained, x);
   }
   return isl_iso_new_number(iso, state, ret);
 }
@@ -105,13 +167,9 @@ static int http_pending(isl_iso_t *iso, void *data, int argc, const isl_val_t *a
 /* The response is out (res_end or res_whole was called): the exchange
  * lets its HTTP request go and writes its log line. */
 static void ended(isl_rt_exchange_t *x) {
-  if (x->req) {
-    /* The client has its answer: stop feeding the request body, and let
-     * the connection move on while waitUntil work finishes. */
-    x->req->data = NULL;
-    isl_http_req_release(x->req);
-    x->req = NULL;
-  }
+  /* The client has its answer: stop feeding the request body, and let
+   * the connection move on while waitUntil work finishes. */
+  isl_rt__exchange_release_req(x);
   x->ended = 1;
   x->ended_ns = isl_rt__now_ns();
   isl_rt__exchange_log(x);
@@ -306,4 +364,5 @@ const isl_rt_host_fn_t isl_rt__http_fns[] = {{"respond", http_respond},
                                              {"done", http_done},
                                              {"respondWhole", http_respond_whole},
                                              {"promiseValue", http_promise_value},
+                                             {"respondBody", http_respond_body},
                                              {NULL, NULL}};

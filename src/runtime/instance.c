@@ -50,6 +50,7 @@ void isl_rt__inst_free(isl_rt_inst_t *inst) {
   }
   isl_rt__timers_close(inst);
   isl_rt__subs_abort(inst);
+  isl_rt__bodies_free(inst);
   if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
   isl_iso_free(inst->iso);
   free(inst);
@@ -80,6 +81,7 @@ static void poison(isl_rt_inst_t *inst, int rc) {
   while (inst->exchanges) isl_rt__exchange_finish(inst->exchanges);
   isl_rt__timers_close(inst);
   isl_rt__subs_abort(inst);
+  isl_rt__bodies_free(inst);
   if (inst->pool) isl_rt__pool_remove(inst->pool, inst);
 }
 
@@ -123,7 +125,7 @@ static void cancel_hung(isl_rt_inst_t *inst) {
   if (!inst->pool || inst->n_timers || inst->n_pending_io || !inst->n_exchanges || inst->poisoned || inst->queue_head)
     return;
   for (isl_rt_exchange_t *x = inst->exchanges; x; x = x->next)
-    if (!x->ended && !x->body_done) return;
+    if (x->body || x->draining) return; /* its request body is still arriving, or its response waits */
   for (isl_rt_exchange_t *x = inst->exchanges, *next; x; x = next) {
     next = x->next;
     char why[600];
@@ -332,6 +334,10 @@ int isl_rt__inst_call(isl_rt_inst_t *inst, isl_val_t fn, int argc, isl_val_t *ar
     return rc;
   }
   return start_turn(inst, fn, argc, args, charge);
+}
+
+int isl_rt__inst_in_call(const isl_rt_inst_t *inst) {
+  return inst->turn && inst->turn->running;
 }
 
 /* Starts the first entry that waited for a turn to end. */

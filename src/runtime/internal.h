@@ -27,6 +27,8 @@
 #include "runtime/runtime.h"
 
 typedef struct isl_rt_inst_s isl_rt_inst_t;
+typedef struct isl_rt_sub_s isl_rt_sub_t; /* a subrequest (host_fetch.c) */
+struct isl_fetch_s;
 
 /* Ids of timers or subrequests the host dropped (their request ended) that
  * JS has not been told of yet, so that it can forget them (exchange.c). */
@@ -54,8 +56,8 @@ typedef struct {
  * of the base snapshot because they were made before it was taken. */
 typedef struct {
   isl_val_t entry;
-  isl_val_t timer, set_env, register_module, dispatch, body_chunk, body_end, abort;
-  isl_val_t fetch_response, fetch_chunk, fetch_done;
+  isl_val_t timer, set_env, register_module, dispatch, body_ready, abort, writable;
+  isl_val_t fetch_response, fetch_done;
 } isl_rt_entry_t;
 
 /* A host function the prelude calls, by the name it has on the host object.
@@ -72,7 +74,7 @@ const isl_iso_snapshot_t *isl_rt__base(const isl_rt_entry_t **entry, isl_err_t *
 
 /* ---- host_*.c: each file's functions for the host object (prelude.c joins them) */
 extern const isl_rt_host_fn_t isl_rt__console_fns[], isl_rt__crypto_fns[], isl_rt__timer_fns[], isl_rt__http_fns[],
-    isl_rt__cache_fns[], isl_rt__fetch_fns[];
+    isl_rt__cache_fns[], isl_rt__fetch_fns[], isl_rt__body_fns[];
 /* host_lazy.c: lazySource, the prelude chunks kept out of the base snapshot. */
 extern const isl_rt_host_fn_t isl_rt__lazy_fns[];
 /* Stops and frees every timer of an instance (when it is discarded). */
@@ -85,6 +87,60 @@ void isl_rt__subs_abort(isl_rt_inst_t *inst);
  * Safe inside a call. */
 void isl_rt__timers_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x);
 void isl_rt__subs_cancel(isl_rt_inst_t *inst, const isl_rt_exchange_t *x);
+/* host_fetch.c, for a subrequest's response body (host_body.c): pause or
+ * resume its transfer; abort it (the reader cancelled; no callback after,
+ * sub is freed); take it out of its instance (its body is piped to a
+ * client and outlives the instance's interest in it). */
+void isl_rt__sub_pause(isl_rt_sub_t *sub, int paused);
+void isl_rt__sub_cancel(isl_rt_sub_t *sub);
+void isl_rt__sub_detach(isl_rt_sub_t *sub);
+
+/* ---- host_body.c: bodies the host holds (see the top of the file) ------------ */
+typedef struct isl_rt_body_s isl_rt_body_t;
+/* A new body of inst read for request owner (may be NULL), length -1 if unknown. */
+isl_rt_body_t *isl_rt__body_new(isl_rt_inst_t *inst, isl_rt_exchange_t *owner, int64_t length);
+uint32_t isl_rt__body_id(const isl_rt_body_t *b);
+int64_t isl_rt__body_length(const isl_rt_body_t *b);
+/* The source's side: bytes (copied), and the end (error NULL: whole).
+ * After body_end the source is no longer the body's. b may be freed by
+ * either (a reader woken, a pipe ended). Never inside a call. */
+void isl_rt__body_push(isl_rt_body_t *b, const char *data, size_t len);
+void isl_rt__body_end(isl_rt_body_t *b, const char *error);
+/* The exchange lets its client's request go before the upload ended: the
+ * body fails with why (unless piped, which holds the request itself). */
+void isl_rt__body_detach_req(isl_rt_body_t *b, const char *why);
+/* A body JS has not touched, by id, for host.respondBody, or NULL. */
+isl_rt_body_t *isl_rt__body_find(isl_rt_inst_t *inst, double id);
+/* b feeds out's response (started) from now on, outside the instance: out->data becomes b. */
+void isl_rt__body_pipe(isl_rt_body_t *b, isl_http_req_t *out);
+/* A piped body's own client request (req->data is b): its upload's bytes
+ * and end, when b's source is that upload (else dropped). */
+void isl_rt__body_push_req(isl_rt_body_t *b, isl_http_req_t *req, const char *data, size_t len);
+void isl_rt__body_end_req(isl_rt_body_t *b, isl_http_req_t *req);
+/* b's source is the client's upload of req (runtime.c). */
+void isl_rt__body_set_req(isl_rt_body_t *b, isl_http_req_t *req);
+/* b's source is subrequest sub's response (host_fetch.c). */
+void isl_rt__body_set_source(isl_rt_body_t *b, isl_rt_sub_t *sub);
+/* b's source is being freed with its instance, silently. */
+void isl_rt__body_forget_source(isl_rt_body_t *b);
+/* b (untouched by JS, isl_rt__body_find) is the request body of a
+ * subrequest started with body_stream: it feeds up from now on; the
+ * subrequest tells it when up drains and when it is gone (done or aborted:
+ * the rest of the source is dropped). */
+void isl_rt__body_upload(isl_rt_body_t *b, struct isl_fetch_s *up);
+void isl_rt__body_upload_drain(isl_rt_body_t *b);
+void isl_rt__body_upload_gone(isl_rt_body_t *b);
+/* upload (the client's request body, being sent as a subrequest's) and
+ * the pipe that answers the same request: the request's events go to
+ * the pipe, which hands the upload's on (host.respondBody). */
+void isl_rt__body_pair(isl_rt_body_t *pipe, isl_rt_body_t *upload);
+/* 1 when b feeds a subrequest's upload that has not ended. */
+int isl_rt__body_uploading(const isl_rt_body_t *b);
+/* The client of a pipe went away (on_abort of out). */
+void isl_rt__body_abort_pipe(isl_rt_body_t *b);
+/* Every body of inst (it is being freed); an exchange that goes. */
+void isl_rt__bodies_free(isl_rt_inst_t *inst);
+void isl_rt__bodies_owner_gone(isl_rt_inst_t *inst, const isl_rt_exchange_t *x);
 
 /* ---- worker.c ---------------------------------------------------------------- */
 struct isl_rt_worker_s {
@@ -118,8 +174,8 @@ struct isl_rt_inst_s {
   unsigned n_exchanges;
   isl_rt_timer_t *timers;
   unsigned n_timers;
-  unsigned n_pending_io;     /* host operations that will call back (subrequests, KV) */
-  struct isl_rt_sub_s *subs; /* subrequests in flight (host_fetch.c) */
+  unsigned n_pending_io; /* host operations that will call back (subrequests, KV) */
+  isl_rt_sub_t *subs;    /* subrequests in flight (host_fetch.c) */
   uint32_t next_sub_id;
   struct isl_fetch_client_s *fetch; /* the loop's HTTP client, or NULL */
   isl_rt_exchange_t *current;       /* the request the current call runs for, if known */
@@ -140,8 +196,10 @@ struct isl_rt_inst_s {
   /* host_timers.c: due timers waiting for the loop to poll I/O before they
    * run, and the ids of dropped timers JS has not been told of. */
   struct isl_rt_timerq_s *timerq;
-  unsigned timer_nesting;    /* while a timer's callback is entered: its nesting level (HTML), else 0 */
-  isl_rt_ids_t dropped_subs; /* host_fetch.c: cancelled subrequests JS has not been told of */
+  unsigned timer_nesting;       /* while a timer's callback is entered: its nesting level (HTML), else 0 */
+  isl_rt_ids_t dropped_subs;    /* host_fetch.c: cancelled subrequests JS has not been told of */
+  struct isl_rt_body_s *bodies; /* host_body.c: bodies JS may read */
+  uint32_t next_body_id;
 };
 
 /* Wraps a clone of the worker's snapshot. */
@@ -164,6 +222,8 @@ int isl_rt__refuse_in_global_scope(isl_iso_t *iso);
 /* Frees the instance if it is poisoned (or idle and due for recycling) and
  * nothing holds it; returns 1 if it was freed. */
 int isl_rt__inst_maybe_discard(isl_rt_inst_t *inst);
+/* 1 while a call of inst runs (a host function of it is on the stack). */
+int isl_rt__inst_in_call(const isl_rt_inst_t *inst);
 
 /* ---- sched.c: the threads' time shared between tenants ------------------------ */
 /* The running state of one turn: an entry's call and the promise jobs it
@@ -186,7 +246,7 @@ void isl_rt__inst_resume(isl_rt_inst_t *inst);
 /* ---- exchange.c --------------------------------------------------------------- */
 /* What req->data of an HTTP request points to: an exchange (a worker
  * answers) or a proxy (an origin answers); both start with their kind. */
-enum { ISL_RT_KIND_EXCHANGE = 1, ISL_RT_KIND_PROXY = 2 };
+enum { ISL_RT_KIND_EXCHANGE = 1, ISL_RT_KIND_PROXY = 2, ISL_RT_KIND_BODY = 3, ISL_RT_KIND_PIPE = 4 };
 
 struct isl_rt_exchange_s {
   int kind; /* ISL_RT_KIND_EXCHANGE */
@@ -204,7 +264,8 @@ struct isl_rt_exchange_s {
   int logged;                   /* the request log line was written */
   int log_pending;              /* ended inside a call: log once its CPU time is in */
   int finished;                 /* done inside a call: free once its CPU time is in */
-  int body_done;                /* no request body bytes are still to come */
+  struct isl_rt_body_s *body;   /* its request body while the client sends it, or NULL */
+  int draining;                 /* its response waits for the client's queue to drain */
   const isl_rt__route_t *route; /* the route it came by (its origin) */
   char *host;                   /* the request's Host header, "" if none */
   unsigned subrequests;         /* fetch() calls made for it */
@@ -214,6 +275,9 @@ struct isl_rt_exchange_s {
 isl_rt_exchange_t *isl_rt__exchange_new(isl_rt_inst_t *inst, isl_http_req_t *req);
 void isl_rt__exchange_log(isl_rt_exchange_t *x);
 isl_rt_exchange_t *isl_rt__exchange_find(isl_rt_inst_t *inst, uint32_t id);
+/* Lets x's HTTP request go (req->data cleared, released), failing its
+ * request body's reader if the upload had not ended. */
+void isl_rt__exchange_release_req(isl_rt_exchange_t *x);
 /* Answers with `status` and a plain body if nothing was sent yet, else cuts the response. */
 void isl_rt__exchange_fail(isl_rt_exchange_t *x, int status, const char *body);
 /* Removes x from its instance and frees it (writes the request log line if

@@ -49,7 +49,7 @@
 
 static const isl_rt_host_fn_t *const host_tables[] = {isl_rt__console_fns, isl_rt__crypto_fns, isl_rt__timer_fns,
                                                       isl_rt__http_fns,    isl_rt__cache_fns,  isl_rt__fetch_fns,
-                                                      isl_rt__lazy_fns};
+                                                      isl_rt__lazy_fns,    isl_rt__body_fns};
 
 /* And src/api's tables (api.h). */
 static const isl_api_host_fn_t *const api_tables[] = {isl_api_encoding_fns, isl_api_headers_fns};
@@ -186,11 +186,10 @@ int isl_rt_base_build(const char *prelude_path, const char *out_path, isl_err_t 
       (rc = get_fn(iso, en.entry, "setEnv", &en.set_env, err)) < 0 ||
       (rc = get_fn(iso, en.entry, "registerModule", &en.register_module, err)) < 0 ||
       (rc = get_fn(iso, en.entry, "dispatch", &en.dispatch, err)) < 0 ||
-      (rc = get_fn(iso, en.entry, "bodyChunk", &en.body_chunk, err)) < 0 ||
-      (rc = get_fn(iso, en.entry, "bodyEnd", &en.body_end, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "bodyReady", &en.body_ready, err)) < 0 ||
       (rc = get_fn(iso, en.entry, "abort", &en.abort, err)) < 0 ||
+      (rc = get_fn(iso, en.entry, "writable", &en.writable, err)) < 0 ||
       (rc = get_fn(iso, en.entry, "fetchResponse", &en.fetch_response, err)) < 0 ||
-      (rc = get_fn(iso, en.entry, "fetchChunk", &en.fetch_chunk, err)) < 0 ||
       (rc = get_fn(iso, en.entry, "fetchDone", &en.fetch_done, err)) < 0)
     goto done;
   static const char hide[] = "delete globalThis.__isolde;";

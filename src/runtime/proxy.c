@@ -3,10 +3,13 @@
  * straight to the origin and its answer straight back, streamed both
  * ways through src/fetch, with no isolate involved.
  *
- * The request body is collected first (the HTTP layer caps its size) and
- * sent in one go; the response is streamed, and the transfer is paused
- * while more than PROXY_QUEUE_HIGH bytes wait for a slow client (polled
- * every 2 ms: the HTTP layer has no drain event).
+ * Both bodies stream with back-pressure and nothing is held whole: the
+ * request body goes to the origin as it arrives (src/fetch's streamed
+ * upload; the client's socket is not read while the upload's queue is
+ * full), the response goes to the client as it arrives (the transfer is
+ * paused while the client's queue is full, until the HTTP layer's drain
+ * callback). An upload the client cuts reaches the origin cut (the
+ * subrequest is aborted), never as a shorter complete body.
  *
  * The origin is the operator's, so its address may be private, but that
  * is all the config allows: the subrequest runs under the same address
@@ -28,9 +31,6 @@
 #include "fetch/fetch.h"
 #include "runtime/internal.h"
 
-#define PROXY_QUEUE_HIGH (1u << 20)
-#define PROXY_QUEUE_LOW (256u << 10)
-
 typedef struct {
   int kind; /* ISL_RT_KIND_PROXY */
   isl_rt_t *rt;
@@ -38,25 +38,12 @@ typedef struct {
   isl_fetch_t *f;      /* NULL when not in flight */
   isl_fetch_client_t *client;
   char *url, *method, *path, *origin;
-  char *body;
-  size_t body_len, body_cap;
-  uv_timer_t resume;
-  int paused, status, closing;
+  int status, closing;
   unsigned hops; /* hops the request arrived with */
   uint64_t start_ns;
 } proxy_t;
 
-static void proxy_closed(uv_handle_t *h) {
-  proxy_t *p = h->data;
-  free(p->url);
-  free(p->origin);
-  free(p->method);
-  free(p->path);
-  free(p->body);
-  free(p);
-}
-
-/* Ends the exchange: releases the request, logs it, frees p once its timer has closed. */
+/* Ends the exchange: releases the request, logs it, frees p. */
 static void proxy_finish(proxy_t *p) {
   if (p->closing) return;
   p->closing = 1;
@@ -70,7 +57,11 @@ static void proxy_finish(proxy_t *p) {
   if (!p->rt->cfg.quiet)
     isl_rt__log("request tenant=- origin=1 method=%s path=%s status=%d wall_us=%llu", p->method, p->path, p->status,
                 (unsigned long long)((isl_rt__now_ns() - p->start_ns) / 1000u));
-  uv_close((uv_handle_t *)&p->resume, proxy_closed);
+  free(p->url);
+  free(p->origin);
+  free(p->method);
+  free(p->path);
+  free(p);
 }
 
 static int hop_by_hop(const char *name, size_t len) {
@@ -99,25 +90,27 @@ static void on_response(isl_fetch_t *f, int status, const char *status_text, con
   free(out);
 }
 
-static void resume_poll(uv_timer_t *t) {
-  proxy_t *p = t->data;
-  if (!p->req || !p->f) return;
-  if (isl_http_req_pending_bytes(p->req) <= PROXY_QUEUE_LOW) {
-    uv_timer_stop(t);
-    p->paused = 0;
-    isl_fetch_pause(p->f, 0);
-  }
+/* The client's queue drained: the origin's transfer goes on. */
+static void client_drained(isl_http_req_t *req, void *arg) {
+  (void)req;
+  proxy_t *p = arg;
+  if (p->f) isl_fetch_pause(p->f, 0);
 }
 
 static void on_body(isl_fetch_t *f, const char *data, size_t len) {
   proxy_t *p = isl_fetch_data(f);
   if (!p->req) return;
   isl_http_res_write(p->req, data, len);
-  if (!p->paused && isl_http_req_pending_bytes(p->req) > PROXY_QUEUE_HIGH) {
-    p->paused = 1;
+  if (isl_http_req_write_state(p->req) > 0) {
     isl_fetch_pause(f, 1);
-    uv_timer_start(&p->resume, resume_poll, 2, 2);
+    isl_http_req_on_drain(p->req, client_drained, p);
   }
+}
+
+/* The upload's queue has room: read the client's body on. */
+static void upload_drained(isl_fetch_t *f) {
+  proxy_t *p = isl_fetch_data(f);
+  if (p->req) isl_http_req_pause_body(p->req, 0);
 }
 
 static void on_done(isl_fetch_t *f, int err, const char *msg) {
@@ -134,6 +127,13 @@ static void on_done(isl_fetch_t *f, int err, const char *msg) {
     } /* else: cut short, the release closes the connection */
   }
   proxy_finish(p);
+}
+
+/* The request body's Content-Length (the HTTP layer checked it), or -1 (chunked). */
+static int64_t request_length(isl_http_req_t *req) {
+  const char *cl = isl_http_req_header_get(req, "content-length");
+  if (!cl || isl_http_req_header_get(req, "transfer-encoding")) return -1;
+  return strtoll(cl, NULL, 10);
 }
 
 static void start(proxy_t *p) {
@@ -153,11 +153,11 @@ static void start(proxy_t *p) {
                             .url = p->url,
                             .headers = hdrs,
                             .n_headers = k,
-                            .body = p->body,
-                            .body_len = p->body_len,
+                            .body_stream = isl_http_req_has_body(req),
+                            .body_stream_length = request_length(req),
                             .redirect = ISL_FETCH_REDIRECT_MANUAL,
                             .hops = p->hops + 1};
-  isl_fetch_callbacks_t cb = {on_response, on_body, on_done, p};
+  isl_fetch_callbacks_t cb = {on_response, on_body, on_done, p, upload_drained};
   isl_err_t err = {0};
   int rc = hdrs ? isl_fetch_start(p->client, &rq, &policy, &cb, &p->f, &err) : ISL_ENOMEM;
   free(hdrs);
@@ -193,31 +193,23 @@ void isl_rt__proxy(isl_rt_t *rt, isl_http_req_t *req, const char *origin) {
   p->start_ns = isl_rt__now_ns();
   p->method = strdup(isl_http_req_method(req));
   p->path = strndup(target, strcspn(target, "?"));
-  uv_timer_init(pool->loop, &p->resume);
-  p->resume.data = p;
   req->data = p;
-  if (!isl_http_req_has_body(req)) start(p);
+  start(p);
 }
 
 void isl_rt__proxy_body(isl_http_req_t *req, const char *data, size_t len) {
   proxy_t *p = req->data;
-  if (p->body_len + len > p->body_cap) {
-    size_t cap = p->body_cap ? p->body_cap * 2 : 16384;
-    while (cap < p->body_len + len) cap *= 2;
-    char *b = realloc(p->body, cap);
-    if (!b) return;
-    p->body = b;
-    p->body_cap = cap;
-  }
-  memcpy(p->body + p->body_len, data, len);
-  p->body_len += len;
+  if (!p->f) return; /* the origin already answered whole, or failed: the rest is dropped */
+  if (isl_fetch_body_write(p->f, data, len) == 1) isl_http_req_pause_body(req, 1);
 }
 
 void isl_rt__proxy_body_end(isl_http_req_t *req) {
   proxy_t *p = req->data;
-  if (!p->f && !p->closing && isl_http_req_has_body(req)) start(p);
+  if (p->f) isl_fetch_body_end(p->f, 0);
 }
 
+/* The client went away: an upload under way is aborted with the
+ * subrequest, so the origin sees it cut. */
 void isl_rt__proxy_abort(isl_http_req_t *req) {
   proxy_t *p = req->data;
   proxy_finish(p);

@@ -263,6 +263,16 @@ static const char *request_host(isl_http_req_t *req) {
   return host && host[0] ? host : "localhost";
 }
 
+/* The request body's length from its Content-Length (the HTTP layer
+ * checked it), or -1 when it is chunked. */
+static int64_t request_length(isl_http_req_t *req) {
+  const char *cl = isl_http_req_header_get(req, "content-length");
+  if (!cl || isl_http_req_header_get(req, "transfer-encoding")) return -1;
+  char *end;
+  long long v = strtoll(cl, &end, 10);
+  return end != cl && !*end && v >= 0 ? v : -1;
+}
+
 static char *request_url(isl_http_req_t *req) {
   const char *target = isl_http_req_target(req);
   const char *host = request_host(req);
@@ -349,20 +359,23 @@ static void on_request(isl_http_req_t *req) {
   if (x) {
     x->route = route;
     x->hops = hops;
+    if (isl_http_req_has_body(req) && (x->body = isl_rt__body_new(inst, x, request_length(req))) != NULL)
+      isl_rt__body_set_req(x->body, req);
   }
   char *url = request_url(req);
   char *headers = header_text(req);
-  isl_val_t args[5] = {0};
-  int rc = x && url && headers ? 0 : ISL_ENOMEM;
+  isl_val_t args[6] = {0};
+  int rc = x && url && headers && (x->body || !isl_http_req_has_body(req)) ? 0 : ISL_ENOMEM;
   if (rc == 0 && (rc = isl_iso_new_number(inst->iso, x->id, &args[0])) == 0 &&
       (rc = isl_iso_new_string(inst->iso, isl_http_req_method(req), &args[1])) == 0 &&
       (rc = isl_iso_new_string(inst->iso, url, &args[2])) == 0 &&
       (rc = isl_iso_new_string(inst->iso, headers, &args[3])) == 0)
-    rc = isl_iso_new_number(inst->iso, isl_http_req_has_body(req), &args[4]);
+    if ((rc = isl_iso_new_number(inst->iso, x->body ? isl_rt__body_id(x->body) : 0, &args[4])) == 0)
+      rc = isl_iso_new_number(inst->iso, x->body ? (double)isl_rt__body_length(x->body) : -1, &args[5]);
   free(url);
   free(headers);
   if (rc < 0) {
-    for (int i = 0; i < 5; i++) isl_iso_release(inst->iso, args[i]);
+    for (int i = 0; i < 6; i++) isl_iso_release(inst->iso, args[i]);
     if (x) {
       isl_rt__exchange_fail(x, 503, "The worker could not be started.\n");
       isl_rt__exchange_finish(x);
@@ -371,88 +384,59 @@ static void on_request(isl_http_req_t *req) {
     }
     return after_entry(inst);
   }
-  isl_rt__inst_call(inst, w->entry->dispatch, 5, args, x);
+  isl_rt__inst_call(inst, w->entry->dispatch, 6, args, x);
   after_entry(inst);
 }
 
-/* x->body_done when request body bytes could not be delivered: the rest
- * of the body is dropped and the handler has been told (BODY_LOST). */
-#define BODY_LOST 2
-
-/*
- * Request body bytes that cannot reach the isolate (its memory is full, or
- * the entry could not be made) must never let the handler's read end
- * normally after part of the body: its body stream errors
- * (entry.bodyEnd(id, why): the read rejects with a TypeError), the rest
- * of the body is dropped, and if even that cannot be said the request
- * fails (503, or a cut response). Called with no turn under way; x may be freed.
- */
-static void body_lost(isl_rt_exchange_t *x, const char *why) {
-  isl_rt_inst_t *inst = x->inst;
-  uint32_t id = x->id;
-  x->body_done = BODY_LOST;
-  char line[600];
-  snprintf(line, sizeof(line), "%s %s: the request body could not be delivered whole (%s); its read fails", x->method,
-           x->path, why);
-  isl_rt__tenant_log(inst->worker, "error", line, strlen(line));
-  isl_val_t args[2] = {0};
-  int rc = isl_iso_new_number(inst->iso, id, &args[0]);
-  if (rc == 0) rc = isl_iso_new_string(inst->iso, why, &args[1]);
-  if (rc == 0) {
-    rc = isl_rt__inst_call(inst, inst->worker->entry->body_end, 2, args, x);
-  } else {
-    isl_iso_release(inst->iso, args[0]);
-    isl_iso_release(inst->iso, args[1]);
-  }
-  if (rc < 0 && !inst->poisoned && (x = isl_rt__exchange_find(inst, id)) != NULL)
-    isl_rt__exchange_fail(x, 503, "The request body could not be delivered to the worker.\n");
-}
-
+/* Request body bytes go to the exchange's host body (host_body.c), which
+ * holds them until the handler reads and pauses the client when it holds
+ * enough; or, piped, straight to the response that echoes them. */
 static void on_body(isl_http_req_t *req, const char *data, size_t len) {
-  isl_rt_exchange_t *x = req->data;
-  if (!x) return;
-  if (x->kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_body(req, data, len);
-  if (x->body_done) return; /* lost: the handler was told, the rest is dropped */
+  int *kind = req->data;
+  if (!kind) return;
+  if (*kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_body(req, data, len);
+  if (*kind == ISL_RT_KIND_PIPE) return isl_rt__body_push_req((isl_rt_body_t *)(void *)kind, req, data, len);
+  isl_rt_exchange_t *x = (isl_rt_exchange_t *)(void *)kind;
+  if (!x->body) return;
   isl_rt_inst_t *inst = x->inst;
-  uint32_t id = x->id;
-  isl_val_t args[2] = {0};
-  int rc = isl_iso_new_number(inst->iso, id, &args[0]);
-  if (rc == 0 && (rc = isl_iso_new_array_buffer(inst->iso, data, len, &args[1])) < 0) {
-    isl_iso_release(inst->iso, args[0]);
-    body_lost(x, rc == ISL_EMEMLIMIT ? "the worker is out of memory" : "out of memory");
-    return after_entry(inst);
-  }
-  if (rc < 0) {
-    body_lost(x, "out of memory");
-    return after_entry(inst);
-  }
-  rc = isl_rt__inst_call(inst, inst->worker->entry->body_chunk, 2, args, x);
-  /* Not delivered, and the request not failed with it (a reset fails
-   * every request in flight): x, if still there, must not go on as if. */
-  if (rc < 0 && !inst->poisoned && (x = isl_rt__exchange_find(inst, id)) != NULL && x->req && !x->body_done)
-    body_lost(x, "the worker could not take it");
-  after_entry(inst);
-}
-
-static void call_with_id(isl_http_req_t *req, int which) {
-  isl_rt_exchange_t *x = req->data;
-  if (!x) return;
-  if (x->kind == ISL_RT_KIND_PROXY) return which ? isl_rt__proxy_abort(req) : isl_rt__proxy_body_end(req);
-  if (!which && x->body_done == BODY_LOST) return; /* its stream already failed */
-  isl_rt_inst_t *inst = x->inst;
-  x->body_done = 1; /* the end of the body, or a client that left: no more bytes */
-  isl_val_t id;
-  if (isl_iso_new_number(inst->iso, x->id, &id) < 0) return;
-  isl_rt__inst_call(inst, which ? inst->worker->entry->abort : inst->worker->entry->body_end, 1, &id, x);
+  isl_rt__body_push(x->body, data, len);
   after_entry(inst);
 }
 
 static void on_body_end(isl_http_req_t *req) {
-  call_with_id(req, 0);
+  int *kind = req->data;
+  if (!kind) return;
+  if (*kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_body_end(req);
+  if (*kind == ISL_RT_KIND_PIPE) return isl_rt__body_end_req((isl_rt_body_t *)(void *)kind, req);
+  isl_rt_exchange_t *x = (isl_rt_exchange_t *)(void *)kind;
+  isl_rt_body_t *b = x->body;
+  if (!b) return;
+  isl_rt_inst_t *inst = x->inst;
+  x->body = NULL;
+  isl_rt__body_end(b, NULL);
+  after_entry(inst);
 }
 
+/* The client went away: a body still arriving fails (its read rejects),
+ * and the request's AbortSignal fires (entry.abort). */
 static void on_abort(isl_http_req_t *req) {
-  call_with_id(req, 1);
+  int *kind = req->data;
+  if (!kind) return;
+  if (*kind == ISL_RT_KIND_PROXY) return isl_rt__proxy_abort(req);
+  if (*kind == ISL_RT_KIND_PIPE) return isl_rt__body_abort_pipe((isl_rt_body_t *)(void *)kind);
+  isl_rt_exchange_t *x = (isl_rt_exchange_t *)(void *)kind;
+  isl_rt_inst_t *inst = x->inst;
+  uint32_t id = x->id;
+  isl_rt_body_t *b = x->body;
+  if (b) {
+    x->body = NULL;
+    isl_rt__body_end(b, "Network connection lost: the client disconnected before the request body was complete");
+    if (inst->poisoned || !(x = isl_rt__exchange_find(inst, id))) return after_entry(inst);
+  }
+  isl_val_t v;
+  if (isl_iso_new_number(inst->iso, id, &v) < 0) return;
+  isl_rt__inst_call(inst, inst->worker->entry->abort, 1, &v, x);
+  after_entry(inst);
 }
 
 void isl_rt_http_handler(isl_rt_t *rt, isl_http_handler_t *h) {

@@ -164,7 +164,7 @@ static void rec_done(isl_fetch_t *f, int err, const char *msg) {
 }
 
 static isl_fetch_callbacks_t rec_cb(rec_t *r) {
-  isl_fetch_callbacks_t cb = {rec_response, rec_body, rec_done, r};
+  isl_fetch_callbacks_t cb = {rec_response, rec_body, rec_done, r, NULL};
   return cb;
 }
 
@@ -622,7 +622,7 @@ TEST(fetch_callbacks_may_abort_and_start) {
   isl_fetch_request_t rb = {.url = slow}, ra = {.url = chain.url};
   CHECK_EQ_INT(go(&x, &b, &rb, &open_policy), 0);
   a.abort_other = b.f;
-  isl_fetch_callbacks_t cb = {rec_response, rec_body, chain_done, &a};
+  isl_fetch_callbacks_t cb = {rec_response, rec_body, chain_done, &a, NULL};
   a.x = &x;
   CHECK_EQ_INT(isl_fetch_start(x.c, &ra, &open_policy, &cb, &a.f, NULL), 0);
   CHECK(run_until(&x, &c.dones, 1, 5000));
@@ -632,7 +632,7 @@ TEST(fetch_callbacks_may_abort_and_start) {
   run_for(&x, 400);
   CHECK_EQ_INT(b.responses + b.dones, 0);
   /* d aborts itself from on_response: no on_body, no on_done */
-  isl_fetch_callbacks_t cd = {self_abort_response, rec_body, rec_done, &d};
+  isl_fetch_callbacks_t cd = {self_abort_response, rec_body, rec_done, &d, NULL};
   CHECK_EQ_INT(isl_fetch_start(x.c, &ra, &open_policy, &cd, &d.f, NULL), 0);
   CHECK(run_until(&x, &d.aborted, 1, 5000));
   run_for(&x, 100);

@@ -83,7 +83,7 @@ TEST(ssrf_every_subrequest_carries_its_hop_count) {
   echo_t e[2] = {{0}};
   isl_fetch_request_t with = {.url = url, .headers = &mine, .n_headers = 1, .hops = 3};
   isl_fetch_request_t without = {.url = url};
-  isl_fetch_callbacks_t cb0 = {NULL, on_body, on_done, &e[0]}, cb1 = {NULL, on_body, on_done, &e[1]};
+  isl_fetch_callbacks_t cb0 = {NULL, on_body, on_done, &e[0], NULL}, cb1 = {NULL, on_body, on_done, &e[1], NULL};
   CHECK_EQ_INT(isl_fetch_start(c, &with, &open, &cb0, NULL, NULL), 0);
   CHECK_EQ_INT(isl_fetch_start(c, &without, &open, &cb1, NULL, NULL), 0);
   long long end = test_http_now_ms() + 10000;

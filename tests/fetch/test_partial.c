@@ -125,7 +125,7 @@ static int fetch_path(int port, const char *path, seen_t *s) {
   snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", port, path);
   isl_fetch_request_t req = {.method = "GET", .url = u};
   static const isl_fetch_policy_t open_policy = {1, NULL, 0, NULL, 0};
-  isl_fetch_callbacks_t cb = {seen_response, seen_body, seen_done, s};
+  isl_fetch_callbacks_t cb = {seen_response, seen_body, seen_done, s, NULL};
   isl_fetch_t *f;
   isl_err_t err = {0};
   if (rc == 0) rc = isl_fetch_start(c, &req, &open_policy, &cb, &f, &err);

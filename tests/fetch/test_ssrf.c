@@ -62,7 +62,7 @@ static void got_done(isl_fetch_t *f, int err, const char *msg) {
 /* Fetches url under pol (NULL = public addresses only) and waits for the end. */
 static void fetch_url(loop_t *l, got_t *g, const char *url, const isl_fetch_policy_t *pol) {
   isl_fetch_request_t req = {.url = url, .timeout_ms = 5000};
-  isl_fetch_callbacks_t cb = {got_response, got_body, got_done, g};
+  isl_fetch_callbacks_t cb = {got_response, got_body, got_done, g, NULL};
   isl_err_t err = {0};
   memset(g, 0, sizeof *g);
   if (isl_fetch_start(l->c, &req, pol, &cb, NULL, &err) != 0) {

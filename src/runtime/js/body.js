@@ -25,6 +25,7 @@ import {
   streamDisturbed,
   streamKnownLength,
   asBytes,
+  hostBodyAll,
 } from "./streams.js";
 import { exposeInterface } from "./domexception.js";
 import { FormData, parseFormBody, serializeFormData } from "./formdata.js";
@@ -204,6 +205,15 @@ export class Body {
   }
 
   async text() {
+    const s = stateOf(this);
+    if (s.kind === "stream" && !isUnusable(s)) {
+      // A host body (a request's, a fetch() response's): gathered and decoded by the host.
+      const all = hostBodyAll(s.stream, true);
+      if (all) {
+        s.used = true;
+        return all;
+      }
+    }
     return utf8Decode(await consume(this));
   }
 

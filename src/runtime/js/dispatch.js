@@ -5,9 +5,12 @@
  * Both worker formats end up here: an ES module's `export default { fetch }`
  * (registerModule gets the namespace) and a service-worker script's
  * `addEventListener("fetch", e => e.respondWith(...))`. Each request has an
- * id given by the host; its body arrives in chunks (bodyChunk/bodyEnd) into
- * a ReadableStream. A response with a known body is sent in one write with
- * its Content-Length; a streamed one is written chunk by chunk. The host is
+ * id given by the host; its body stays in the host, a host stream
+ * (streams.js hostStream) read on demand. A response with a known body is
+ * sent in one write with its Content-Length; a response whose body is a
+ * host stream nobody read (return fetch(request), an echoed request body)
+ * is piped by the host without entering the isolate (host.respondBody);
+ * any other stream is written chunk by chunk. The host is
  * told `done` only when the response is out and every ctx.waitUntil promise
  * has settled, so the isolate is not reset under background work.
  *
@@ -29,18 +32,17 @@ import { headersToText } from "./headers.js";
 import { Request, makeHostRequest } from "./request.js";
 import { Response, responseParts, sendWhole } from "./response.js";
 import { AbortController } from "./events.js";
-import { setTimeout } from "./timers.js";
 import { fetch } from "./fetch.js";
+import { hostStream, takeHostBody } from "./streams.js";
 
 // A body goes to the host in pieces of at most this many bytes. host.write
 // takes a piece only while neither the client's connection nor the tenant
 // (over all its clients) holds too much queued (1 MiB and 32 MiB by
 // default: http.max_queued_kb, http.max_tenant_queued_mb), and says 1
-// otherwise: then the body waits, polling (the host has no drain event) at
-// 2 ms, backing off to 32 ms while the queue stays full.
+// otherwise: then the body waits for entry.writable(id), which the host
+// calls once the queue has drained (src/http's drain callback).
 const WRITE_PIECE = 64 << 10;
-const WAIT_FIRST_MS = 2;
-const WAIT_MAX_MS = 32;
+const writeWaiters = new Map(); // request id -> resolve, while its body waits
 let env = Object.create(null);
 let moduleHandler = null;
 const fetchListeners = [];
@@ -156,7 +158,6 @@ class State {
   }
 }
 Object.assign(State.prototype, {
-  controller: null, // the request body stream's controller
   waitUntil: null, // ctx.waitUntil promises, once there is one
   respondWith: null,
   passThrough: false,
@@ -220,10 +221,18 @@ async function send(st, resp) {
     host.end(id);
     return;
   }
+  let stream = parts.stream;
+  const bodyId = takeHostBody(stream);
+  if (bodyId !== null) {
+    // A host body nobody read: the host pipes it to the client (its length,
+    // when known, from the body itself unless the headers say it).
+    if (host.respondBody(id, parts.status, parts.statusText, text, bodyId)) return;
+    stream = hostStream(bodyId, parts.length ?? -1);
+  }
   // A FixedLengthStream (or a Blob's stream) knows its size up front.
   if (parts.length != null) text += `content-length: ${parts.length}\n`;
   host.respond(id, parts.status, parts.statusText, text);
-  const reader = parts.stream.getReader();
+  const reader = stream.getReader();
   for (;;) {
     let value, done;
     try {
@@ -271,14 +280,11 @@ function writeBody(id, u8) {
 
 async function writeRest(id, u8, off, piece) {
   const n = u8.byteLength;
-  for (let wait = WAIT_FIRST_MS; ; ) {
-    await new Promise((r) => setTimeout(r, wait));
+  for (;;) {
+    await new Promise((resolve) => writeWaiters.set(id, resolve));
     const state = host.write(id, piece);
     if (state < 0) return false;
-    if (state > 0) {
-      wait = Math.min(wait * 2, WAIT_MAX_MS);
-      continue;
-    }
+    if (state > 0) continue;
     // Taken: go on with the next pieces at once, waiting again only if asked.
     off += piece.byteLength;
     for (;;) {
@@ -290,9 +296,16 @@ async function writeRest(id, u8, off, piece) {
       if (next > 0) break;
       off = end;
     }
-    wait = WAIT_FIRST_MS;
   }
 }
+
+entry.writable = (id) => {
+  const resolve = writeWaiters.get(id);
+  if (resolve) {
+    writeWaiters.delete(id);
+    resolve();
+  }
+};
 
 /* ctx.passThroughOnException(): the handler threw before answering, so
  * the request goes on to the origin (the route's own, through fetch()) as
@@ -322,16 +335,9 @@ async function settle(st) {
   host.done(st.id);
 }
 
-entry.dispatch = (id, method, url, headerText, hasBody) => {
+entry.dispatch = (id, method, url, headerText, bodyId, length) => {
   const st = new State(id);
-  let body = null;
-  if (hasBody) {
-    body = new ReadableStream({
-      start(c) {
-        st.controller = c;
-      },
-    });
-  }
+  const body = bodyId ? hostStream(bodyId, length) : null;
   let result;
   let request = null;
   try {
@@ -357,45 +363,11 @@ entry.dispatch = (id, method, url, headerText, hasBody) => {
     .then(() => st.finished || settle(st));
 };
 
-entry.bodyChunk = (id, ab) => {
-  const st = inflight.get(id);
-  if (st && st.controller) {
-    try {
-      st.controller.enqueue(new Uint8Array(ab));
-    } catch {
-      // The tenant cancelled the body stream: drop the rest.
-    }
-  }
-};
-
-/* The request body ended; with `error` (a message from the host), it
- * could not be delivered whole: the handler's read rejects with a
- * TypeError instead of ending normally after part of the body. */
-entry.bodyEnd = (id, error) => {
-  const st = inflight.get(id);
-  if (st && st.controller) {
-    try {
-      if (error) st.controller.error(new TypeError(`Network connection lost: ${error}`));
-      else st.controller.close();
-    } catch {
-      // already cancelled
-    }
-    st.controller = null;
-  }
-};
-
 entry.abort = (id) => {
   const st = inflight.get(id);
   if (!st) return;
+  // (A body still arriving failed in the host: its read rejects.)
   const reason = new DOMException("The client disconnected", "AbortError");
-  if (st.controller) {
-    try {
-      st.controller.error(reason);
-    } catch {
-      // already closed
-    }
-    st.controller = null;
-  }
   st.aborted = reason;
   if (st.abort) st.abort.abort(reason);
 };

@@ -8,8 +8,12 @@
  *   timer(id)                          timers.js: timer `id` is due
  *   setEnv(json)                       dispatch.js: the worker's env bindings
  *   registerModule(namespace)          dispatch.js: after the main module ran
- *   dispatch(reqId, method, url, headerText, hasBody)
- *   bodyChunk(reqId, data: ArrayBuffer), bodyEnd(reqId), abort(reqId)
+ *   dispatch(reqId, method, url, headerText, bodyId, length)   dispatch.js; bodyId 0: no body
+ *   abort(reqId)                       dispatch.js: the client went away
+ *   writable(reqId)                    dispatch.js: a write told to wait may go on
+ *   bodyReady(bodyId)                  streams.js: host body bodyId has what a read waited for
+ *   fetchResponse(id, status, statusText, headerText, finalUrl, bodyId, length), fetchDone(id, err, message)
+ *                                      fetch.js
  */
 const entry = Object.create(null);
 export default entry;

@@ -14,11 +14,17 @@
  *   timerStart(id, ms) -> bits, timerStop(id)   the host later calls entry.timer(id); bit 1: armed
  *                                 (0: refused, no live request owns it), bit 2: dropped ids are waiting
  *   timersDropped() -> "id,id"    timers the host stopped because their request ended
- *   fetchStart(...) -> id, fetchAbort(id), fetchPause(id, paused)   subrequests (host_fetch.c)
+ *   fetchStart(...) -> id, fetchAbort(id)      subrequests (host_fetch.c)
+ *   bodyRead(bodyId) -> ArrayBuffer | undefined (end) | 0 (wait for entry.bodyReady)   host bodies
+ *   bodyAll(bodyId, asText) -> string | ArrayBuffer | 0 (wait)    (host_body.c); both throw
+ *                                 a TypeError when the body failed
+ *   bodyCancel(bodyId)
+ *   respondBody(reqId, status, statusText, headerText, bodyId) -> 1 piped by the host, 0 not
  *   fetchesDropped() -> "id,id"   subrequests the host aborted because their request ended
  *   respond(reqId, status, statusText, headerText)   headerText: "name: value\n" lines
- *   write(reqId, data: ArrayBuffer) -> n        bytes still queued for the client, -1 once it is gone
- *   pending(reqId) -> n                         the same, without writing
+ *   write(reqId, data: ArrayBuffer) -> 0 taken, 1 not taken (entry.writable(reqId) follows once the
+ *                                 client's queue drained), -1 the client is gone
+ *   pending(reqId) -> 0 | 1 | -1                the same state, without writing
  *   end(reqId)
  *   fail(reqId, message)          500 for the client, message (a stack) for the tenant log
  *   done(reqId)                   the request and its waitUntil work are finished

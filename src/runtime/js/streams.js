@@ -32,6 +32,8 @@ import {
   WritableStreamDefaultWriter,
 } from "web-streams-polyfill";
 import { defineGlobal, exposeInterface } from "./domexception.js";
+import host from "./host.js";
+import entry from "./entry.js";
 
 /* ---- helpers shared with body.js and dispatch.js ------------------------- */
 
@@ -41,6 +43,103 @@ const pendingBytes = new WeakMap();
 /* Streams whose total length is known up front (FixedLengthStream's
  * readable side, streamFromBytes): stream -> number of bytes. */
 const knownLengths = new WeakMap();
+
+/* ---- host bodies (src/runtime/host_body.c) ---------------------------------
+ * A client's request body and a subrequest's response body stay in the
+ * host until read: hostStream() is a "bytes" ReadableStream that asks the
+ * host on each read (host.bodyRead: bytes, the end, or "wait" and a later
+ * entry.bodyReady). While nobody has read it, the whole body can still be
+ * taken by the host instead: text()/arrayBuffer() in one call
+ * (hostBodyAll), or piped to the client without entering the isolate
+ * (takeHostBody, dispatch.js). */
+const hostBodies = new WeakMap(); // untouched host streams -> body id
+const hostControllers = new WeakMap(); // host stream -> its controller
+const bodyWaiters = new Map(); // body id -> resolve, while a read waits
+
+entry.bodyReady = (id) => {
+  const resolve = bodyWaiters.get(id);
+  if (resolve) {
+    bodyWaiters.delete(id);
+    resolve();
+  }
+};
+
+function waitBody(id) {
+  return new Promise((resolve) => bodyWaiters.set(id, resolve));
+}
+
+function pullHost(id, c) {
+  const r = host.bodyRead(id); // a TypeError when the body failed: the stream errors with it
+  if (r === 0) return waitBody(id).then(() => pullHost(id, c));
+  if (r === undefined) {
+    c.close();
+    if (c.byobRequest) c.byobRequest.respond(0);
+    return undefined;
+  }
+  c.enqueue(new Uint8Array(r));
+  return undefined;
+}
+
+/* The stream of host body `id`, of `length` bytes (-1: not known). */
+export function hostStream(id, length) {
+  let controller = null;
+  const stream = new ReadableStream({
+    type: "bytes",
+    start(c) {
+      controller = c;
+    },
+    pull(c) {
+      hostBodies.delete(stream);
+      return pullHost(id, c);
+    },
+    cancel() {
+      hostBodies.delete(stream);
+      bodyWaiters.delete(id);
+      host.bodyCancel(id);
+    },
+  });
+  hostBodies.set(stream, id);
+  hostControllers.set(stream, controller);
+  if (length >= 0) knownLengths.set(stream, length);
+  return stream;
+}
+
+/* Errors a host stream from outside (fetch()'s signal aborted it). */
+export function hostStreamFail(stream, reason) {
+  const c = hostControllers.get(stream);
+  if (!c) return;
+  try {
+    c.error(reason);
+  } catch {
+    // already closed or errored
+  }
+}
+
+/* If stream is a host stream nobody has read, locks it (its other holders
+ * see a used body) and returns its body id; else null. */
+export function takeHostBody(stream) {
+  const id = hostBodies.get(stream);
+  if (id === undefined || stream.locked || streamDisturbed(stream)) return null;
+  hostBodies.delete(stream);
+  stream.getReader();
+  return id;
+}
+
+/* For text() (asText) and arrayBuffer(): a promise of the whole body of a
+ * host stream nobody has read, gathered and (as text) decoded by the
+ * host; null for any other stream. */
+export function hostBodyAll(stream, asText) {
+  const id = takeHostBody(stream);
+  return id === null ? null : hostAll(id, asText ? 1 : 0);
+}
+
+async function hostAll(id, asText) {
+  for (;;) {
+    const r = host.bodyAll(id, asText);
+    if (r !== 0) return r;
+    await waitBody(id);
+  }
+}
 
 /* Any BufferSource as a Uint8Array over the same memory, or null. */
 export function asBytes(chunk) {
@@ -116,6 +215,8 @@ function concatBytes(chunks, total) {
 export async function readAllBytes(stream) {
   const direct = takeStreamBytes(stream);
   if (direct) return direct;
+  const all = hostBodyAll(stream, false);
+  if (all) return new Uint8Array(await all);
   const reader = stream.getReader();
   const chunks = [];
   let total = 0;
