@@ -40,6 +40,11 @@ const METRICS = [
   ["proxy.p99_ms", "proxy", "p99_ms", "ms", "proxy worker: latency p99 (CO-corrected)", "lower"],
   ["proxy.max_ms", "proxy", "max_ms", "ms", "proxy worker: latency max (raw)", "lower"],
   ["proxy.rss_mb", "proxy", "rss_load_mb", "MB", "proxy worker: peak RSS under load", "lower"],
+  ["pass.rps", "pass", "rps", "req/s", "pass-through (return fetch(request)): throughput", "higher"],
+  ["pass.p50_ms", "pass", "p50_ms", "ms", "pass-through: latency p50 (CO-corrected)", "lower"],
+  ["pass.p99_ms", "pass", "p99_ms", "ms", "pass-through: latency p99 (CO-corrected)", "lower"],
+  ["pass.max_ms", "pass", "max_ms", "ms", "pass-through: latency max (raw)", "lower"],
+  ["pass.rss_mb", "pass", "rss_load_mb", "MB", "pass-through: peak RSS under load", "lower"],
   ["startup_ms", "startup", "startup_ms", "ms", "launch to first 200", "lower"],
   ["startup_busy_ms", "startbusy", "startup_ms", "ms", "launch to first 200, 4 busy processes beside it", "lower"],
   ["startup_busy_failed", "startbusy_failed", "failed_starts", "launches", "failed launches, 4 busy processes beside them", "lower"],
@@ -169,13 +174,13 @@ function chart(file, title, ylabel, keys, labels, logscale = false) {
     console.error("gnuplot failed for " + file + ": " + e.message);
   }
 }
-chart("throughput", "Throughput, median (req/s, higher is better)", "requests/s", ["hello.rps", "json.rps", "proxy.rps"], ["hello", "json", "proxy"]);
+chart("throughput", "Throughput, median (req/s, higher is better)", "requests/s", ["hello.rps", "json.rps", "proxy.rps", "pass.rps"], ["hello", "json", "proxy", "pass"]);
 chart(
   "p99",
   "Latency p99, median (ms, wrk CO-corrected; log scale, lower is better)",
   "ms",
-  ["hello.p99_ms", "json.p99_ms", "proxy.p99_ms", "noisy_alone_p99_ms", "noisy_p99_ms"],
-  ["hello", "json", "proxy", "quiet alone", "quiet + noisy"],
+  ["hello.p99_ms", "json.p99_ms", "proxy.p99_ms", "pass.p99_ms", "noisy_alone_p99_ms", "noisy_p99_ms"],
+  ["hello", "json", "proxy", "pass", "quiet alone", "quiet + noisy"],
   true,
 );
 chart(
