@@ -10,7 +10,7 @@
  * invalid UTF-8 bytes as \xHH) and cut at ISL_RT_LOG_TEXT_MAX. A host line
  * (isl_rt__log) starts with a key word ("request tenant=...", "runtime
  * ...", "log event=..."), a tenant line always with '[' and its own name:
- * no text can pass for either. Lines go through the log writer (log.c),
+ * no text can pass for either. Lines go through the log writer (src/common/log.c),
  * which never blocks the loop.
  *
  * `isolde run` (raw mode) prints a script's console output as it is, like

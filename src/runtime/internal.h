@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "http/http.h"
 #include "isolate/isolate.h"
 #include "runtime/runtime.h"
@@ -381,35 +382,15 @@ void isl_rt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define isl_rt__now_ns isl_clock_mono_ns              /* monotonic */
 #define isl_rt__thread_cpu_ns isl_clock_thread_cpu_ns /* this thread's CPU time */
 
-/* ---- log.c: the process's one log writer (issue 11, "tenant logs are data") ----
- * Every log line (isl_rt__log's host lines, isl_rt__tenant_log's tenant
- * lines) goes through isl_rt__log_write, which never blocks: the line joins
- * a bounded queue of its destination (stdout, stderr, or a worker's
- * log_fd, which the writer dups so that a closed and reused fd number never
- * gets a stale line) and one writer thread drains the queues, in order,
- * with blocking writes. A full queue drops lines and counts them; once the
- * writer catches up it writes "log event=dropped lines=N" to that
- * destination. At exit (atexit) the queues are flushed, waiting at most
- * ISL_RT_LOG_EXIT_WAIT_MS. In raw mode (`isolde run`), lines are written at
- * once, synchronously, and tenant text is not escaped. */
-#define ISL_RT_LOG_QUEUE_BYTES ((size_t)1 << 20) /* per destination */
-#define ISL_RT_LOG_TEXT_MAX ((size_t)64 << 10)   /* escaped tenant text per line; more is cut */
-#define ISL_RT_LOG_EXIT_WAIT_MS 2000
-/* Queues (or in raw mode writes) one complete line, '\n' included; copies it. */
-void isl_rt__log_write(int fd, const char *line, size_t len);
-/* Starts the writer thread now (else the first line starts it). 0 or -1. */
-int isl_rt__log_start(void);
-/* Waits up to timeout_ms for every queued line to be written: 0, or -1 if some are left. */
-int isl_rt__log_flush(int timeout_ms);
-/* Sets raw mode (after flushing); returns the previous setting. */
-int isl_rt__log_set_raw(int raw);
-int isl_rt__log_is_raw(void);
-/* Appends text[0..len) to out as one line's worth of visible text: no C0
- * control, DEL, C1 control, line/paragraph separator, bidi control or
- * invalid UTF-8 byte passes raw (\n \r \t \\ \xHH \uHHHH); stops before
- * out_cap would be exceeded. Returns the bytes written; *used gets how
- * many bytes of text they stand for. */
-size_t isl_rt__log_escape(char *out, size_t out_cap, const char *text, size_t len, size_t *used);
-/* ---- end log.c ---- */
+/* The log writer is src/common's (log.h); these are its names here. */
+#define isl_rt__log_write isl_log_write
+#define isl_rt__log_start isl_log_start
+#define isl_rt__log_flush isl_log_flush
+#define isl_rt__log_set_raw isl_log_set_raw
+#define isl_rt__log_is_raw isl_log_is_raw
+#define isl_rt__log_escape isl_log_escape
+#define ISL_RT_LOG_QUEUE_BYTES ISL_LOG_QUEUE_BYTES
+#define ISL_RT_LOG_TEXT_MAX ISL_LOG_TEXT_MAX
+#define ISL_RT_LOG_EXIT_WAIT_MS ISL_LOG_EXIT_WAIT_MS
 
 #endif

@@ -12,8 +12,12 @@
  *             host can send it with a Content-Length in one write
  *   "blob"    a Blob, whose bytes are copied only when the body is read
  *             (blobBytes() shares the Blob's own, which must not change)
- *   "stream"  a ReadableStream (the tenant's, the client's, or ours once
- *             `.body` was touched)
+ *   "host"    a body the host holds (a client's upload, a fetch()
+ *             response's body: streams.js, src/runtime/host_body.c), by
+ *             its id: no stream exists until someone touches `.body`, so
+ *             a body passed through or read whole costs no stream at all
+ *   "stream"  a ReadableStream (the tenant's, or ours once `.body` was
+ *             touched)
  * `used` marks a body that was consumed without a stream ever existing;
  * a stream body is used once it is disturbed, as the spec says.
  */
@@ -26,6 +30,8 @@ import {
   streamKnownLength,
   asBytes,
   hostBodyAll,
+  hostAll,
+  hostStream,
 } from "./streams.js";
 import { exposeInterface } from "./domexception.js";
 import { FormData, parseFormBody, serializeFormData } from "./formdata.js";
@@ -50,9 +56,26 @@ export function nullBody() {
   return newState("null", null);
 }
 
-/* A body over a ReadableStream (or null), for dispatch.js and fetch. */
+/* A body over a ReadableStream (or null), for dispatch.js and fetch; a
+ * host body's state (hostBody) is taken as it is. */
 export function streamBody(stream) {
+  if (stream && stream.kind === "host") return stream;
   return stream ? newState("stream", stream) : nullBody();
+}
+
+/* The state of host body `id` of `length` bytes (-1: unknown). */
+export function hostBody(id, length) {
+  const s = newState("host", null);
+  s.id = id;
+  s.length = length;
+  return s;
+}
+
+/* A host body becomes a stream body (someone touched `.body`, or tees it). */
+function hostToStream(s) {
+  s.stream = s.used ? usedStream() : hostStream(s.id, s.length);
+  s.kind = "stream";
+  return s.stream;
 }
 
 function isUsed(s) {
@@ -142,6 +165,9 @@ async function consume(obj) {
       s.used = true;
       return b;
     }
+    case "host":
+      s.used = true;
+      return new Uint8Array(await hostAll(s.id, 0));
     default: {
       const all = readAllBytes(s.stream);
       s.used = true;
@@ -186,6 +212,8 @@ export class Body {
         s.blob = null;
         s.kind = "stream";
         return s.stream;
+      case "host":
+        return hostToStream(s);
       default:
         return s.stream;
     }
@@ -206,6 +234,10 @@ export class Body {
 
   async text() {
     const s = stateOf(this);
+    if (s.kind === "host" && !s.used) {
+      s.used = true;
+      return hostAll(s.id, 1); // gathered and decoded by the host
+    }
     if (s.kind === "stream" && !isUnusable(s)) {
       // A host body (a request's, a fetch() response's): gathered and decoded by the host.
       const all = hostBodyAll(s.stream, true);
@@ -279,6 +311,7 @@ export function cloneBody(obj) {
     case "blob":
       return newState("blob", s.blob);
     default: {
+      if (s.kind === "host") hostToStream(s);
       const [a, b] = s.stream.tee();
       s.stream = a;
       return newState("stream", b);
@@ -310,6 +343,7 @@ export function bodyForSend(obj) {
     s.used = true;
     return { bytes, stream: null, length: bytes.byteLength };
   }
+  if (s.kind === "host") hostToStream(s); // dispatch.js pipes an untouched one before it gets here
   const taken = takeStreamBytes(s.stream);
   if (taken) {
     const bytes = ownBytes(taken);

@@ -34,6 +34,7 @@ import { Response, responseParts, sendWhole } from "./response.js";
 import { AbortController } from "./events.js";
 import { fetch } from "./fetch.js";
 import { hostStream, takeHostBody } from "./streams.js";
+import { hostBody, bodyState } from "./body.js";
 
 // A body goes to the host in pieces of at most this many bytes. host.write
 // takes a piece only while neither the client's connection nor the tenant
@@ -203,6 +204,17 @@ function sendFast(st, resp) {
 
 async function send(st, resp) {
   if (!(resp instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
+  const bs = bodyState(resp);
+  if (bs.kind === "host" && !bs.used && resp.status !== 0) {
+    // A host body nobody touched (return fetch(request), an echoed upload):
+    // the host pipes it, no stream is ever made.
+    const text = headersToText(resp.headers);
+    if (host.respondBody(st.id, resp.status, resp.statusText, text, bs.id)) {
+      bs.used = true;
+      st.sent = true;
+      return;
+    }
+  }
   const parts = responseParts(resp);
   if (parts.status === 0) throw new TypeError("the fetch handler returned Response.error()");
   const id = st.id;
@@ -337,7 +349,7 @@ async function settle(st) {
 
 entry.dispatch = (id, method, url, headerText, bodyId, length) => {
   const st = new State(id);
-  const body = bodyId ? hostStream(bodyId, length) : null;
+  const body = bodyId ? hostBody(bodyId, length) : null;
   let result;
   let request = null;
   try {

@@ -18,8 +18,8 @@ import { defineGlobal } from "./domexception.js";
 import { headersFromText, headersToText } from "./headers.js";
 import { Request, requestParts } from "./request.js";
 import { makeIncomingResponse } from "./response.js";
-import { hostStream, hostStreamFail, takeHostBody } from "./streams.js";
-import { bodyState } from "./body.js";
+import { hostStreamFail, takeHostBody } from "./streams.js";
+import { bodyState, hostBody } from "./body.js";
 
 const REDIRECT = { follow: 0, manual: 1, error: 2 };
 const inflight = new Map(); // subrequest id -> state
@@ -48,21 +48,28 @@ export async function fetch(input, init = undefined) {
   // A host body nobody read (a client's upload, another response's body)
   // streams from the host as it arrives; any other body is read whole.
   const bs = bodyState(request);
-  const hostBody = bs.kind === "stream" && !bs.used ? takeHostBody(bs.stream) : null;
-  const body = hostBody !== null ? hostBody : request.body === null ? undefined : await request.arrayBuffer();
+  let upload = null;
+  if (bs.kind === "host" && !bs.used) {
+    upload = bs.id;
+    bs.used = true;
+  } else if (bs.kind === "stream" && !bs.used) {
+    upload = takeHostBody(bs.stream);
+  }
+  const body = upload !== null ? upload : request.body === null ? undefined : await request.arrayBuffer();
   if (signal && signal.aborted) throw signal.reason;
   return new Promise((resolve, reject) => {
     forgetDropped();
     // Throws (limits, load time) become this promise's rejection.
     const id = host.fetchStart(method, url, headersToText(headers), body, REDIRECT[redirect] ?? 0, 0);
-    const st = { id, url, resolve, reject, stream: null, responded: false, signal, onAbort: null };
+    const st = { id, url, resolve, reject, body: null, responded: false, signal, onAbort: null };
     inflight.set(id, st);
     if (signal) {
       st.onAbort = () => {
         host.fetchAbort(id);
         finish(st);
         if (st.responded) {
-          hostStreamFail(st.stream, signal.reason);
+          // (a body still in the host fails there: its read rejects)
+          if (st.body.stream) hostStreamFail(st.body.stream, signal.reason);
         } else {
           reject(signal.reason);
         }
@@ -78,9 +85,9 @@ entry.fetchResponse = (id, status, statusText, headerText, finalUrl, bodyId, len
   // From here on the host tells the body, not us, how the transfer ends.
   inflight.delete(id);
   st.responded = true;
-  st.stream = hostStream(bodyId, length);
+  st.body = hostBody(bodyId, length); // a stream only if someone touches .body
   const redirected = finalUrl !== "" && finalUrl !== st.url;
-  st.resolve(makeIncomingResponse(status, statusText, headersFromText(headerText), st.stream, finalUrl || st.url, redirected));
+  st.resolve(makeIncomingResponse(status, statusText, headersFromText(headerText), st.body, finalUrl || st.url, redirected));
 };
 
 entry.fetchDone = (id, err, message) => {

@@ -133,7 +133,8 @@ export function hostBodyAll(stream, asText) {
   return id === null ? null : hostAll(id, asText ? 1 : 0);
 }
 
-async function hostAll(id, asText) {
+/* The whole of host body id (asText 1: as a string). */
+export async function hostAll(id, asText) {
   for (;;) {
     const r = host.bodyAll(id, asText);
     if (r !== 0) return r;

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/internal.h"
+#include "common/log.h"
 
 typedef struct line_s {
   struct line_s *next;
@@ -237,7 +237,7 @@ static void *writer_main(void *arg) {
 }
 
 static void flush_at_exit(void) {
-  isl_rt__log_flush(ISL_RT_LOG_EXIT_WAIT_MS);
+  isl_log_flush(ISL_LOG_EXIT_WAIT_MS);
 }
 
 /* fork: the parent's writer is not in the child, nor are its lines for it. */
@@ -261,7 +261,7 @@ static void after_fork_child(void) {
   pthread_mutex_unlock(&mu);
 }
 
-int isl_rt__log_start(void) {
+int isl_log_start(void) {
   int now = atomic_load(&state);
   if (now) return now > 0 ? 0 : -1;
   pthread_mutex_lock(&mu);
@@ -304,9 +304,9 @@ static void wake_writer(void) {
   pthread_cond_signal(&work_cv);
 }
 
-void isl_rt__log_write(int fd, const char *text, size_t len) {
+void isl_log_write(int fd, const char *text, size_t len) {
   if (fd < 0 || len == 0) return;
-  if (atomic_load(&raw_mode) || isl_rt__log_start() < 0) {
+  if (atomic_load(&raw_mode) || isl_log_start() < 0) {
     write_all(fd, text, len);
     return;
   }
@@ -315,7 +315,7 @@ void isl_rt__log_write(int fd, const char *text, size_t len) {
   line_t *l = malloc(sizeof(*l) + len);
   pthread_mutex_lock(&mu);
   queue_t *q = queue_of(fd, &st);
-  if (!q || !l || q->bytes + len > ISL_RT_LOG_QUEUE_BYTES) {
+  if (!q || !l || q->bytes + len > ISL_LOG_QUEUE_BYTES) {
     if (q) {
       q->dropped++;
       /* Nothing queued to write before it: say so now. */
@@ -334,7 +334,7 @@ void isl_rt__log_write(int fd, const char *text, size_t len) {
   pthread_mutex_unlock(&mu);
 }
 
-int isl_rt__log_flush(int timeout_ms) {
+int isl_log_flush(int timeout_ms) {
   pthread_mutex_lock(&mu);
   if (atomic_load(&state) <= 0) {
     pthread_mutex_unlock(&mu);
@@ -355,12 +355,12 @@ int isl_rt__log_flush(int timeout_ms) {
   return left ? -1 : 0;
 }
 
-int isl_rt__log_set_raw(int raw) {
-  if (raw) isl_rt__log_flush(ISL_RT_LOG_EXIT_WAIT_MS);
+int isl_log_set_raw(int raw) {
+  if (raw) isl_log_flush(ISL_LOG_EXIT_WAIT_MS);
   return atomic_exchange(&raw_mode, raw ? 1 : 0);
 }
 
-int isl_rt__log_is_raw(void) {
+int isl_log_is_raw(void) {
   return atomic_load(&raw_mode);
 }
 
@@ -405,7 +405,7 @@ static int invisible(unsigned cp) {
          (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
-size_t isl_rt__log_escape(char *out, size_t out_cap, const char *text, size_t len, size_t *used) {
+size_t isl_log_escape(char *out, size_t out_cap, const char *text, size_t len, size_t *used) {
   const unsigned char *s = (const unsigned char *)text;
   size_t o = 0, i = 0;
   while (i < len) {
