@@ -18,9 +18,16 @@
  * hard deadline is kept as CPU time left, so a turn is never charged for
  * what ran while it was paused.
  *
- * Switching uses ucontext (swapcontext), with AddressSanitizer told of
- * every switch when it is on.
+ * Switching: a fiber's stack is entered once with ucontext (makecontext,
+ * swapcontext), and its trampoline then loops, one fn per start; every
+ * later switch, both ways, is _setjmp/_longjmp, which save no signal mask:
+ * swapcontext makes an rt_sigprocmask system call on every switch, two
+ * per turn. Nothing changes the signal mask on either side (the sandbox's
+ * trap handler restores its own with siglongjmp within one stack), so
+ * there is nothing to carry over. AddressSanitizer is told of every
+ * switch when it is on.
  */
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -50,12 +57,14 @@ typedef struct {
 } side_t;
 
 struct isl_iso_fiber_s {
-  ucontext_t ctx, caller;
+  ucontext_t ctx, first; /* the fiber's first entry only */
+  jmp_buf self_jb, caller_jb;
   void *map;
   uintptr_t lo, hi; /* the usable stack */
   void (*fn)(void *);
   void *arg;
   int started; /* the trampoline runs (it loops, one fn per start) */
+  int entered; /* its stack was entered once (ucontext); later switches are jumps */
   int busy;    /* running or paused in fn */
   int paused;
   isl_iso_t *paused_iso;
@@ -102,7 +111,7 @@ static void trampoline(void) {
     f->fn(f->arg);
     f->busy = 0;
     START_SWITCH(&f->fake_self, f->caller_bottom, f->caller_size);
-    swapcontext(&f->ctx, &f->caller);
+    if (!_setjmp(f->self_jb)) _longjmp(f->caller_jb, 1);
     FINISH_SWITCH(f->fake_self, &f->caller_bottom, &f->caller_size);
   }
 }
@@ -140,7 +149,11 @@ static int enter(isl_iso_fiber_t *f) {
   f->slice_start_ns = 0; /* at the turn's first interrupt check */
   f->paused = 0;
   START_SWITCH(&f->fake_caller, (const void *)f->lo, FIBER_STACK);
-  swapcontext(&f->caller, &f->ctx);
+  if (!_setjmp(f->caller_jb)) {
+    if (f->entered) _longjmp(f->self_jb, 1);
+    f->entered = 1;
+    swapcontext(&f->first, &f->ctx); /* never returns here: the fiber comes back by caller_jb */
+  }
   FINISH_SWITCH(f->fake_caller, NULL, NULL);
   /* Back on the caller's stack: the fiber saved its own state if paused. */
   install(&f->saved_caller);
@@ -190,7 +203,7 @@ void isl_fib__pause(isl_iso_t *iso) {
   f->paused_iso = iso;
   iso->paused = 1;
   START_SWITCH(&f->fake_self, f->caller_bottom, f->caller_size);
-  swapcontext(&f->ctx, &f->caller);
+  if (!_setjmp(f->self_jb)) _longjmp(f->caller_jb, 1);
   FINISH_SWITCH(f->fake_self, &f->caller_bottom, &f->caller_size);
   /* Resumed: enter() installed this side's state again. */
 }
