@@ -41,7 +41,20 @@ function forgetDropped() {
   }
 }
 
-export async function fetch(input, init = undefined) {
+/* fetch(url) with a string and no init, the common case: a GET with no
+ * headers, no body and no signal needs no Request object. */
+export function fetch(input, init = undefined) {
+  if (typeof input !== "string" || init !== undefined) return fetchRequest(input, init);
+  let url;
+  try {
+    url = new globalThis.URL(input).href;
+  } catch {
+    return Promise.reject(new TypeError(`Invalid URL: ${input}`));
+  }
+  return start(url, "GET", "", undefined, "follow", null);
+}
+
+async function fetchRequest(input, init) {
   const request = new Request(input, init);
   const { url, method, headers, redirect, signal } = requestParts(request);
   if (signal && signal.aborted) throw signal.reason;
@@ -57,10 +70,15 @@ export async function fetch(input, init = undefined) {
   }
   const body = upload !== null ? upload : request.body === null ? undefined : await request.arrayBuffer();
   if (signal && signal.aborted) throw signal.reason;
+  return start(url, method, headersToText(headers), body, redirect, signal);
+}
+
+/* Starts the subrequest: a promise of its Response. */
+function start(url, method, headerText, body, redirect, signal) {
   return new Promise((resolve, reject) => {
     forgetDropped();
     // Throws (limits, load time) become this promise's rejection.
-    const id = host.fetchStart(method, url, headersToText(headers), body, REDIRECT[redirect] ?? 0, 0);
+    const id = host.fetchStart(method, url, headerText, body, REDIRECT[redirect] ?? 0, 0);
     const st = { id, url, resolve, reject, body: null, responded: false, signal, onAbort: null };
     inflight.set(id, st);
     if (signal) {
