@@ -94,6 +94,24 @@ enum {
   ISL_API_HEADER_BAD_VALUE = 4,
   ISL_API_HEADER_UPPER = 16,
 };
+/*
+ *   headerRecord(text, units, count, contentType) -> host text | 0
+ *       a plain record's whole header list (Response's init.headers) in
+ *       one call: text is its count names and values as lines joined
+ *       with "\n" (name, value, name, value; units its length). When every
+ *       name is a token, every value a byte string with no NUL or CR and
+ *       no LF (so the text has exactly 2 * count lines), no name comes
+ *       twice (in any case) and count <= 64, the result is the host's
+ *       header text: "name: value\n" lines, names lower-cased and sorted,
+ *       values cut of surrounding spaces and tabs, plus a Content-Type
+ *       line for contentType (ISL_API_RECORD_TEXT_PLAIN / _JSON; 0 none)
+ *       when no name is content-type. Else 0: the caller checks the
+ *       entries one by one (headerCheck), which finds the exact error.
+ */
+enum {
+  ISL_API_RECORD_TEXT_PLAIN = 1,
+  ISL_API_RECORD_JSON = 2,
+};
 extern const isl_api_host_fn_t isl_api_headers_fns[];
 
 /*

@@ -17,7 +17,7 @@
  *
  * Names and values are checked by the host (host.headerCheck,
  * src/api/headers.c): one call per append/set/get/has/delete instead of a
- * regular expression per rule. recordEntries(), entriesFromHost() and
+ * regular expression per rule. recordHeaders(), entriesFromHost() and
  * headersFromEntries() let Request and Response keep a header list as
  * plain entries (or the host's text) and make the Headers object only
  * when someone reads `headers`.
@@ -353,34 +353,84 @@ export function entriesToText(list) {
 /*
  * The header list `new Headers(init)` would hold for a plain record init
  * (an object whose prototype is Object.prototype or null and that is not
- * iterable), read and checked in the same order with the same errors; or
- * null for any other init, which the caller hands to new Headers. For a
- * Response whose Headers object is made only if someone asks for it.
+ * iterable), read in the same order with the same errors; or null for any
+ * other init, which the caller hands to new Headers. For a Response whose
+ * Headers object is made only if someone asks for it.
+ *
+ * The common case costs one host call: when every value is a string, the
+ * names and values go to host.headerRecord (src/api/headers.c) as one
+ * text, which checks them all and returns the host's "name: value\n"
+ * lines, sorted, with a Content-Type line for contentType (RECORD_* code,
+ * 0 none) when there is none; "" for an empty record. Anything else (a
+ * value to convert, a broken rule, a name twice) goes entry by entry as
+ * new Headers would, from the entries already read, and returns a list of
+ * { name, lower, value } entries. (All values are then read before the
+ * first broken rule throws, as WebIDL's record conversion does before the
+ * Headers are filled.)
  */
-export function recordEntries(init) {
-  if (init === undefined) return [];
+export const RECORD_TEXT_PLAIN = 1;
+export const RECORD_JSON = 2;
+export function recordHeaders(init, contentType) {
   if (init === null || typeof init !== "object" || init instanceof Headers) return null;
   const iter = init[Symbol.iterator];
   if (iter !== undefined && iter !== null) return null;
-  const list = [];
   const keys = Reflect.ownKeys(init);
+  const pairs = [];
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k];
     if (!isEnumerable.call(init, key)) continue;
-    if (typeof key === "symbol") throw new TypeError("Headers: header names must be strings");
-    const value = pairArgs(key, init[key], "append");
-    const name = pairName;
-    const lower = pairLower ? name.toLowerCase() : name;
-    let kept = name;
-    for (let i = 0; i < list.length; i++) {
-      if (list[i].lower === lower) {
-        kept = list[i].name;
-        break;
-      }
+    if (typeof key === "symbol") return recordEntries(init, keys, k, pairs, false, undefined);
+    const value = init[key];
+    if (typeof value !== "string") return recordEntries(init, keys, k, pairs, true, value);
+    pairs.push(key, value);
+  }
+  if (pairs.length === 0) return "";
+  const text = pairs.join("\n");
+  const r = host.headerRecord(text, text.length, pairs.length >> 1, contentType);
+  if (r !== 0) return r;
+  return recordEntries(init, keys, keys.length, pairs, false, undefined);
+}
+
+/* One entry of a record, checked as append() would. */
+function recordEntry(list, key, value) {
+  value = pairArgs(key, value, "append");
+  const name = pairName;
+  const lower = pairLower ? name.toLowerCase() : name;
+  let kept = name;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i].lower === lower) {
+      kept = list[i].name;
+      break;
     }
-    list.push({ name: kept, lower, value });
+  }
+  list.push({ name: kept, lower, value });
+}
+
+/* recordHeaders entry by entry: pairs (names and values read), then
+ * keys[k] (whose value, when read, is value), then the rest. */
+function recordEntries(init, keys, k, pairs, read, value) {
+  const list = [];
+  for (let i = 0; i < pairs.length; i += 2) recordEntry(list, pairs[i], pairs[i + 1]);
+  if (read) {
+    recordEntry(list, keys[k], value);
+    k++;
+  } else if (k < keys.length) {
+    throw new TypeError("Headers: header names must be strings"); /* keys[k]: an enumerable symbol */
+  }
+  for (; k < keys.length; k++) {
+    const key = keys[k];
+    if (!isEnumerable.call(init, key)) continue;
+    if (typeof key === "symbol") throw new TypeError("Headers: header names must be strings");
+    recordEntry(list, key, init[key]);
   }
   return list;
+}
+
+/* Whether a response's header list kept as a string is the host's text
+ * (recordHeaders) and not a lone Content-Type value (which never ends in
+ * a line feed: values are cut of surrounding whitespace). */
+export function isHostText(h) {
+  return h.charCodeAt(h.length - 1) === 10;
 }
 
 /* A Headers object over list (taken), with the given guard. */

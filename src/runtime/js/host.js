@@ -40,6 +40,7 @@
  *                                 flags: 1 also finish the request (done), 2 statusText is the reason phrase
  *   promiseValue(p) -> value | undefined        the value of an already fulfilled promise
  *   headerCheck(name, nameUnits, value?, valueUnits?) -> code | 16   header rules (src/api/headers.c)
+ *   headerRecord(text, units, count, contentType) -> host text | 0   a record's whole header list (src/api/headers.c)
  *   utf8Decode(buffer, offset, length, flags, state) -> string | {text, state} | undefined   (src/api/encoding.c)
  *   utf8Encode(string, length) -> ArrayBuffer
  *   utf8EncodeInto(string, length, capacity) -> {read, bytes}

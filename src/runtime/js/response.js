@@ -20,9 +20,13 @@ import host from "./host.js";
 import {
   Headers,
   setGuard,
-  recordEntries,
+  recordHeaders,
+  RECORD_TEXT_PLAIN,
+  RECORD_JSON,
+  isHostText,
   headersFromEntries,
   entriesHas,
+  entriesFromHost,
   entriesToText,
   headersToText,
 } from "./headers.js";
@@ -117,12 +121,16 @@ function parseURL(input) {
 
 /*
  * A response's header list until someone reads `response.headers`: null
- * (none), a string (only Content-Type, this value), an array of { name,
- * lower, value } entries (a plain record init), or else the Headers.
+ * (none), a string (only Content-Type, this value; or, ending in a line
+ * feed, the host text of a plain record init: recordHeaders), an array of
+ * { name, lower, value } entries (a plain record init that went entry by
+ * entry), or else the Headers.
  */
 function listOf(h) {
   if (h === null) return [];
-  if (typeof h === "string") return [{ name: "content-type", lower: "content-type", value: h }];
+  if (typeof h === "string") {
+    return isHostText(h) ? entriesFromHost(h) : [{ name: "content-type", lower: "content-type", value: h }];
+  }
   return h;
 }
 
@@ -130,7 +138,7 @@ function hostText(h) {
   if (h === null) return "";
   if (h === TEXT_PLAIN) return LINE_TEXT_PLAIN;
   if (h === JSON_TYPE) return LINE_JSON;
-  if (typeof h === "string") return `content-type: ${h}\n`;
+  if (typeof h === "string") return isHostText(h) ? h : `content-type: ${h}\n`;
   return Array.isArray(h) ? entriesToText(h) : headersToText(h);
 }
 
@@ -158,9 +166,22 @@ function initFields(body, init, state, contentType) {
   const cf = init.cf === undefined || init.cf === null ? undefined : init.cf;
   if (cf !== undefined && typeof cf !== "object") throw new TypeError("Failed to construct 'Response': member cf is not an object.");
   const headersInit = init === DEFAULTS ? undefined : init.headers;
-  let headers = headersInit === undefined ? null : recordEntries(headersInit);
-  if (headers === null && headersInit !== undefined) headers = new Headers(headersInit);
-  else if (headers !== null && headers.length === 0) headers = null;
+  /* The Content-Type the body will add, when known before extracting it
+   * (a string, or the statics' own), goes to the host with a record. */
+  const typeCode =
+    state !== undefined
+      ? contentType === JSON_TYPE
+        ? RECORD_JSON
+        : 0
+      : typeof body === "string" && !NULL_BODY_STATUS.has(status)
+        ? RECORD_TEXT_PLAIN
+        : 0;
+  let headers = null;
+  if (headersInit !== undefined) {
+    headers = recordHeaders(headersInit, typeCode);
+    if (headers === null) headers = new Headers(headersInit);
+    else if (headers === "" || headers.length === 0) headers = null;
+  }
   let extracted = state !== undefined;
   if (!extracted && body !== undefined && body !== null) {
     extracted = true;
@@ -181,7 +202,15 @@ function initFields(body, init, state, contentType) {
       // headers.set("content-type", type) unless there is one: the types
       // extracted bodies give are byte strings with no surrounding space.
       if (headers === null) headers = contentType;
-      else if (Array.isArray(headers)) {
+      else if (typeof headers === "string") {
+        /* the host text: with this type unless the host was not given it */
+        if (typeCode === 0) {
+          headers = entriesFromHost(headers);
+          if (!entriesHas(headers, "content-type")) {
+            headers.push({ name: "content-type", lower: "content-type", value: contentType });
+          }
+        }
+      } else if (Array.isArray(headers)) {
         if (!entriesHas(headers, "content-type")) {
           headers.push({ name: "content-type", lower: "content-type", value: contentType });
         }

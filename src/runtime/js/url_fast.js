@@ -42,7 +42,10 @@
  *    The differential test (tests/runtime/js/url_fast.js) checks every
  *    record the fast path makes against the state machine's.
  *
- * 2. A bounded cache for the rest: the last CACHE_SIZE inputs parsed
+ * 2. The last input parsed without a base is kept with (a copy of) its
+ *    record, so parsing it again is a copy: a worker's new URL(request.url)
+ *    when its requests go to the same URL.
+ *    A bounded cache for the rest: the last CACHE_SIZE inputs parsed
  *    without a base by the full parser (e.g. "http://[::1]:8787/x", a
  *    request URL and then the worker's new URL(request.url)), mapped to
  *    their records. Records are mutable (URL setters change them in
@@ -299,11 +302,29 @@ function cachedParse(input) {
 function basicURLParse(input, options) {
   if (typeof input === "string" && (options === undefined || (!options.url && !options.stateOverride && !options.encodingOverride))) {
     const base = (options !== undefined && options.baseURL) || null;
+    /* the input parsed last without a base (a worker's new URL(request.url)
+     * for each request to the same URL), as a copy */
+    if (base === null && input === lastInput) return copyRecord(lastRecord);
     const url = fastParse(input, base);
-    if (url !== undefined) return url;
-    if (base === null && input.length <= CACHE_MAX_INPUT) return cachedParse(input);
+    if (url !== undefined) {
+      if (base === null) remember(input, url);
+      return url;
+    }
+    if (base === null && input.length <= CACHE_MAX_INPUT) return remember(input, cachedParse(input));
   }
   return usm.basicURLParse(input, options);
+}
+
+/* The last input parsed without a base, and a copy of its record (null:
+ * not a URL). Like the cache, per isolate, and handed out only as copies. */
+let lastInput = null;
+let lastRecord = null;
+function remember(input, url) {
+  if (input.length <= CACHE_MAX_INPUT) {
+    lastInput = input;
+    lastRecord = copyRecord(url);
+  }
+  return url;
 }
 
 /* As the original, but through the basicURLParse above. */
