@@ -15,6 +15,39 @@
 
 #include "api/api.h"
 
+int isl_api_is_token(const char *s, size_t n) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (!n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c && strchr(extra, c))))
+      return 0;
+  }
+  return 1;
+}
+
+static int is_http_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+size_t isl_api_header_line(char *dst, const char *name, size_t name_len, const char *value, size_t value_len) {
+  while (value_len && is_http_ws(value[0])) value++, value_len--;
+  while (value_len && is_http_ws(value[value_len - 1])) value_len--;
+  if (!isl_api_is_token(name, name_len) || memchr(value, 0, value_len) || memchr(value, '\r', value_len) ||
+      memchr(value, '\n', value_len))
+    return 0;
+  char *p = dst;
+  for (size_t k = 0; k < name_len; k++) { /* a token: ASCII */
+    char c = name[k];
+    *p++ = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+  }
+  *p++ = ':';
+  *p++ = ' ';
+  p += isl_api_bytes_to_utf8(p, value, value_len);
+  *p++ = '\n';
+  return (size_t)(p - dst);
+}
+
 size_t isl_api_bytes_to_utf8(char *dst, const char *src, size_t n) {
   char *p = dst;
   for (size_t i = 0; i < n; i++) {

@@ -174,7 +174,7 @@ int isl_cli_dev(int argc, char **argv) {
     status = 1;
     goto out;
   }
-  isl_rt_config_t rc_cfg = {.threads = hc.threads};
+  isl_rt_config_t rc_cfg = {0};
   isl_rt_t *rt = NULL;
   isl_rt_route_t everything = {NULL, origin};
   if (isl_rt_new(&rc_cfg, &rt) < 0 || isl_rt_add_worker(rt, w, &everything, 1, &err) < 0) {
@@ -227,7 +227,9 @@ int isl_cli_serve(int argc, char **argv) {
     isl_cli_config_free(&cfg);
     return 1;
   }
-  isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .threads = cfg.threads, .cache_mb = cfg.cache_mb};
+  /* The budget is the process's: the runtime needs no loop count (the HTTP
+   * server alone decides it from cfg.threads). */
+  isl_rt_config_t rcfg = {.memory_budget_mb = cfg.memory_budget_mb, .cache_mb = cfg.cache_mb};
   isl_rt_route_t *routes = NULL;
   isl_rt_t *rt = NULL;
   int status = 1;

@@ -60,6 +60,7 @@
 
 #include <curl/curl.h>
 
+#include "common/alloc.h"
 #include "fetch/fetch.h"
 #include "fetch/internal.h"
 
@@ -340,16 +341,20 @@ static const char *effective_url(isl_fetch_t *f) {
   return u ? u : "";
 }
 
-/* Hands the collected head to on_response (once). Runs at depth > 0. */
-static void deliver_head(isl_fetch_t *f) {
+__attribute__((format(printf, 3, 4))) static size_t fail_transfer(isl_fetch_t *f, int err, const char *fmt, ...);
+
+/* Hands the collected head to on_response (once). Runs at depth > 0.
+ * -1 when the host is out of memory (f->err says so: the transfer fails,
+ * common/alloc.h's policy). */
+static int deliver_head(isl_fetch_t *f) {
   isl_http_header_t small[32], *h = small;
-  if (f->responded || f->aborted) return;
-  f->responded = 1;
-  if (!f->cb.on_response) return;
-  if (f->n_hdr > sizeof small / sizeof small[0]) {
-    h = malloc(f->n_hdr * sizeof *h);
-    if (!h) abort(); /* host out of memory */
+  if (f->responded || f->aborted) return 0;
+  if (f->cb.on_response && f->n_hdr > sizeof small / sizeof small[0]) {
+    h = isl_malloc(f->n_hdr * sizeof *h);
+    if (!h) return (int)fail_transfer(f, ISL_ENOMEM, "out of memory for the response headers") - 1;
   }
+  f->responded = 1;
+  if (!f->cb.on_response) return 0;
   const char *p = f->head;
   for (size_t i = 0; i < f->n_hdr; i++) {
     h[i].name = p;
@@ -361,6 +366,7 @@ static void deliver_head(isl_fetch_t *f) {
   }
   f->cb.on_response(f, f->status, f->status_text, h, f->n_hdr, effective_url(f));
   if (h != small) free(h);
+  return 0;
 }
 
 /* Records our reason for ending the transfer (the first one wins) and
@@ -423,7 +429,7 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud) {
         return fail_transfer(f, ISL_FETCH_EREDIRECT, "redirect from %s refused (redirect mode is \"error\")",
                              effective_url(f));
     }
-    deliver_head(f);
+    if (deliver_head(f) < 0) return 0;
     return f->aborted ? 0 : n;
   }
   if (*p == ' ' || *p == '\t') return n; /* obsolete line folding: dropped */
@@ -446,7 +452,7 @@ static size_t on_write(char *p, size_t size, size_t nitems, void *ud) {
   size_t n = size * nitems;
   if (f->aborted) return 0;
   if (!f->responded) {
-    deliver_head(f);
+    if (deliver_head(f) < 0) return 0;
     if (f->aborted) return 0;
   }
   if (f->paused) {
@@ -749,7 +755,7 @@ static void finish(isl_fetch_t *f, CURLcode rc) {
     setmsg(f, "%s", f->up_msg);
   }
   c->depth++;
-  if (err == 0 && !f->responded) deliver_head(f); /* no body bytes (HEAD, 204, empty) */
+  if (err == 0 && !f->responded && deliver_head(f) < 0) err = ISL_ENOMEM; /* no body bytes (HEAD, 204, empty) */
   if (!f->aborted) {
     f->done = 1;
     c->active--;

@@ -69,16 +69,20 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "http/internal.h"
 
 #define SRV(c) ((c)->loop->srv)
 
 /* ---- private prototypes --------------------------------------------------------- */
 static void conn_close(isl_http_conn_t *c);
+static void conn_close_how(isl_http_conn_t *c, int reset);
+static void conn_doomed(isl_http_conn_t *c);
 static void conn_linger(isl_http_conn_t *c);
 static void conn_fail(isl_http_conn_t *c, int status, const char *msg);
 static void conn_drain_pending(isl_http_conn_t *c);
 static void conn_out_check(isl_http_conn_t *c);
+static void conn_maybe_resume(isl_http_conn_t *c);
 static void on_timeout(uv_timer_t *t);
 static void req_maybe_free(isl_http_reqi_t *r);
 static void loop_wake_soon(isl_http_loopi_t *l);
@@ -88,24 +92,6 @@ static int token_ok(const char *s, size_t len);
 static int header_is(const isl_http_header_t *h, const char *name);
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) abort(); /* host out of memory */
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n, size);
-  if (!p) abort();
-  return p;
-}
-
-static void *xrealloc(void *p, size_t n) {
-  p = realloc(p, n ? n : 1);
-  if (!p) abort();
-  return p;
-}
 
 const char *isl_http_status_reason(int status) {
   switch (status) {
@@ -238,13 +224,9 @@ typedef struct {
   isl_http_reqi_t *r;       /* NULL for canned responses */
   isl_http_account_t *acct; /* charged acct_len bytes while queued, or NULL */
   size_t len;               /* bytes still to write */
-  size_t acct_len;          /* the whole block: what the host holds */
+  size_t acct_len;          /* the whole write, of which this block is the rest */
   char data[];
 } wblock_t;
-
-static wblock_t *wblock_new(size_t cap) {
-  return xmalloc(sizeof(wblock_t) + cap);
-}
 
 static void on_write(uv_write_t *w, int status) {
   wblock_t *b = (wblock_t *)w;
@@ -281,75 +263,111 @@ static void on_write(uv_write_t *w, int status) {
 }
 
 static void on_kill_soon(uv_timer_t *t) {
-  conn_close(t->data);
+  conn_doomed(t->data);
 }
 
-/* Every timer callback first checks this: a connection whose write failed
- * closes on the next tick whatever deadline was set since. */
+/* Every timer callback first checks this: a doomed connection (a write
+ * failed, or an allocation did) closes on the next tick whatever deadline
+ * was set since. */
 #define DOOMED_CHECK(c) \
   do {                  \
     if ((c)->doomed) {  \
-      conn_close(c);    \
+      conn_doomed(c);   \
       return;           \
     }                   \
   } while (0)
 
-/* A write failed: close, but not from inside the handler's own call; on
- * the next tick. */
-static void conn_doom(isl_http_conn_t *c) {
-  c->doomed = 1;
+/* A write or an allocation failed: close (how: ISL_HTTP_DOOM_*), but not
+ * from inside the handler's own call; on the next tick. The strongest of
+ * two dooms wins. */
+static void conn_doom(isl_http_conn_t *c, int how) {
+  if (c->state == ISL_HTTP_CONN_CLOSED) return;
+  if (how > c->doomed) c->doomed = how;
   uv_timer_start(&c->timer, on_kill_soon, 0, 0);
   loop_wake_soon(c->loop); /* write_state is -1 now */
 }
 
-/* Sends b (len bytes) on c; takes b. What the socket takes at once is
- * written now (uv_try_write, which refuses while earlier writes wait, so
- * the order holds) and only the rest is queued with uv_write: so
- * pending_bytes, r->writes and answers_queued count exactly what waits for
- * a slow reader, and a client that reads costs no queue at all. */
-static void conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, wblock_t *b, size_t len) {
-  if (c->state == ISL_HTTP_CONN_CLOSED || c->shut || c->doomed) {
-    free(b);
-    return;
+/* The timer stops, unless the connection is doomed: then it fires now. */
+static void timer_off(isl_http_conn_t *c) {
+  if (c->doomed) {
+    uv_timer_start(&c->timer, on_kill_soon, 0, 0);
+  } else {
+    uv_timer_stop(&c->timer);
   }
-  uv_buf_t buf = uv_buf_init(b->data, (unsigned)len);
-  int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+}
+
+/* Sends the bytes of bufs (the caller's memory) on c. What the socket
+ * takes at once is written now (uv_try_write, which refuses while earlier
+ * writes wait, so the order holds); only the rest is copied into a block
+ * and queued with uv_write: so pending_bytes, r->writes and answers_queued
+ * count exactly what waits for a slow reader, and a client that reads
+ * costs no copy and no allocation at all. If the block cannot be
+ * allocated the connection is doomed: with `fresh` (the bytes begin a
+ * response, nothing of which is on the wire) and nothing written, to a 503
+ * (ISL_HTTP_DOOM_503), else to a reset, since the bytes already sent are a
+ * cut message; returns ISL_ENOMEM then, else 0. */
+static int conn_send(isl_http_conn_t *c, isl_http_reqi_t *r, const uv_buf_t *bufs, unsigned nbufs, int fresh) {
+  if (c->state == ISL_HTTP_CONN_CLOSED || c->shut || c->doomed) return 0;
+  size_t len = 0;
+  for (unsigned i = 0; i < nbufs; i++) len += bufs[i].len;
+  if (len == 0) return 0;
+  int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
   if (n < 0 && n != UV_EAGAIN) {
-    free(b);
-    conn_doom(c);
-    return;
+    conn_doom(c, ISL_HTTP_DOOM_CLOSE);
+    return 0;
   }
   size_t done = n > 0 ? (size_t)n : 0;
-  if (done >= len) {
-    free(b);
-    return;
+  if (done >= len) return 0;
+  wblock_t *b = isl_malloc(sizeof(wblock_t) + (len - done));
+  if (!b) {
+    if (fresh && !done) {
+      /* Nothing of r's response is on the wire: as far as the client can
+       * tell it has not started, and the 503 takes its place. */
+      if (r) r->res = ISL_HTTP_RES_NONE;
+      conn_doom(c, ISL_HTTP_DOOM_503);
+    } else {
+      conn_doom(c, ISL_HTTP_DOOM_RESET);
+    }
+    return ISL_ENOMEM;
+  }
+  char *p = b->data;
+  size_t skip = done;
+  for (unsigned i = 0; i < nbufs; i++) {
+    size_t k = bufs[i].len;
+    if (skip >= k) {
+      skip -= k;
+      continue;
+    }
+    memcpy(p, bufs[i].base + skip, k - skip);
+    p += k - skip;
+    skip = 0;
   }
   b->c = c;
   b->r = r;
   b->acct = NULL;
   b->len = len - done;
-  buf = uv_buf_init(b->data + done, (unsigned)(len - done));
+  uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->len);
   if (uv_write(&b->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
     free(b);
-    conn_doom(c);
-    return;
+    conn_doom(c, ISL_HTTP_DOOM_CLOSE);
+    return 0;
   }
   c->writes++;
-  c->pending_bytes += len - done;
+  c->pending_bytes += b->len;
   if (r) r->writes++;
-  /* The account is charged the whole block: the host holds all of it
-   * until the socket has taken the rest. */
+  /* The account is charged the whole write while any of it waits (as
+   * when every write was copied whole), though the block holds the rest. */
   if (r && r->acct) {
     b->acct = r->acct;
     b->acct_len = len;
     atomic_fetch_add(&b->acct->bytes, len);
   }
+  return 0;
 }
 
-static void conn_send_copy(isl_http_conn_t *c, const char *s, size_t len) {
-  wblock_t *b = wblock_new(len);
-  memcpy(b->data, s, len);
-  conn_send(c, NULL, b, len);
+static int conn_send_copy(isl_http_conn_t *c, const char *s, size_t len, int fresh) {
+  uv_buf_t buf = uv_buf_init((char *)s, (unsigned)len);
+  return conn_send(c, NULL, &buf, 1, fresh);
 }
 
 /* A canned response with Connection: close. */
@@ -359,13 +377,15 @@ static void conn_send_error(isl_http_conn_t *c, int status, const char *msg) {
                    "HTTP/1.1 %d %s\r\n%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
                    "Connection: close\r\n\r\n%s\n",
                    status, isl_http_status_reason(status), loop_date(c->loop), strlen(msg) + 1, msg);
-  if (n > 0) conn_send_copy(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+  if (n > 0) conn_send_copy(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, 1);
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
 
+/* NULL if out of memory. */
 static isl_http_reqi_t *req_new(isl_http_conn_t *c) {
-  isl_http_reqi_t *r = xcalloc(1, sizeof(*r));
+  isl_http_reqi_t *r = isl_calloc(1, sizeof(*r));
+  if (!r) return NULL;
   isl_http_loopi_t *l = c->loop;
   r->loop = l;
   r->conn = c;
@@ -441,20 +461,23 @@ static void req_abort(isl_http_reqi_t *r) {
   if (r->drain_list) loop_wake_soon(r->loop);
 }
 
-/* Appends len bytes to the header buffer. */
-static void hbuf_put(isl_http_reqi_t *r, const char *s, size_t len) {
+/* Appends len bytes to the header buffer: 0, or -1 if out of memory. */
+static int hbuf_put(isl_http_reqi_t *r, const char *s, size_t len) {
   if (r->hlen + len + 1 > r->hcap) {
     size_t cap = r->hcap ? r->hcap : 256;
     while (cap < r->hlen + len + 1) cap *= 2;
-    r->hbuf = xrealloc(r->hbuf, cap);
+    char *p = isl_realloc(r->hbuf, cap);
+    if (!p) return -1;
+    r->hbuf = p;
     r->hcap = cap;
   }
   memcpy(r->hbuf + r->hlen, s, len);
   r->hlen += len;
+  return 0;
 }
 
-static void hbuf_end_token(isl_http_reqi_t *r) {
-  hbuf_put(r, "", 1); /* NUL */
+static int hbuf_end_token(isl_http_reqi_t *r) {
+  return hbuf_put(r, "", 1); /* NUL */
 }
 
 /* If the exchange is complete (request read, response ended), the
@@ -540,10 +563,19 @@ static int body_stop(isl_http_conn_t *c) {
   return HPE_PAUSED;
 }
 
+/* A request that cannot be read into memory gets 503 and a close (as
+ * common/alloc.h wants): the callback returns what this returns. No
+ * handler has seen it yet. */
+static int conn_oom_request(isl_http_conn_t *c) {
+  conn_fail(c, 503, "service unavailable: the server is out of memory");
+  return -1;
+}
+
 static int on_message_begin(llhttp_t *p) {
   isl_http_conn_t *c = p->data;
   if (c->state >= ISL_HTTP_CONN_LINGER) return -1;
   isl_http_reqi_t *r = req_new(c);
+  if (!r) return conn_oom_request(c);
   r->parsing = 1;
   c->cur = r;
   if (c->state != ISL_HTTP_CONN_HEADERS) {
@@ -561,7 +593,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
   isl_http_reqi_t *r = c->cur;
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
   r->last_cb = 1;
-  hbuf_put(r, at, len);
+  if (hbuf_put(r, at, len) != 0) return conn_oom_request(c);
   r->url_len += len;
   return 0;
 }
@@ -572,14 +604,17 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
   if (r->headers || r->handed) return 0; /* trailers: dropped (the scanner counts their bytes) */
   if (r->last_cb != 2) {
-    hbuf_end_token(r); /* the url or the previous value */
+    if (hbuf_end_token(r) != 0) return conn_oom_request(c); /* the url or the previous value */
     if (r->n_headers >= ISL_HTTP_MAX_HEADERS) {
       conn_fail(c, 431, "too many request header fields");
       return -1;
     }
     if (r->n_headers == r->cap_headers) {
-      r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
-      r->offs = xrealloc(r->offs, r->cap_headers * sizeof(*r->offs));
+      size_t cap = r->cap_headers ? r->cap_headers * 2 : 16;
+      void *offs = isl_realloc(r->offs, cap * sizeof(*r->offs));
+      if (!offs) return conn_oom_request(c);
+      r->offs = offs;
+      r->cap_headers = cap;
     }
     r->offs[r->n_headers].name_off = r->hlen;
     r->offs[r->n_headers].name_len = 0;
@@ -588,7 +623,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     r->n_headers++;
     r->last_cb = 2;
   }
-  hbuf_put(r, at, len);
+  if (hbuf_put(r, at, len) != 0) return conn_oom_request(c);
   r->offs[r->n_headers - 1].name_len += len;
   return 0;
 }
@@ -599,11 +634,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   if (c->state >= ISL_HTTP_CONN_LINGER || !r || r->n_headers == 0) return -1;
   if (r->headers || r->handed) return 0; /* trailers */
   if (r->last_cb != 3) {
-    hbuf_end_token(r); /* the name */
+    if (hbuf_end_token(r) != 0) return conn_oom_request(c); /* the name */
     r->offs[r->n_headers - 1].value_off = r->hlen;
     r->last_cb = 3;
   }
-  hbuf_put(r, at, len);
+  if (hbuf_put(r, at, len) != 0) return conn_oom_request(c);
   r->offs[r->n_headers - 1].value_len += len;
   return 0;
 }
@@ -754,20 +789,21 @@ static const char *check_host_and_target(isl_http_reqi_t *r, int method, int *st
 }
 
 /* Points the public header array into hbuf; a name whose value never came
- * gets "". */
-static void build_headers(isl_http_reqi_t *r) {
+ * gets "". 0, or -1 if out of memory. */
+static int build_headers(isl_http_reqi_t *r) {
   if (r->last_cb == 2) {
-    hbuf_end_token(r);
+    if (hbuf_end_token(r) != 0) return -1;
     r->offs[r->n_headers - 1].value_off = r->hlen;
   }
-  hbuf_end_token(r);
-  if (r->n_headers) r->headers = xmalloc(r->n_headers * sizeof(*r->headers));
+  if (hbuf_end_token(r) != 0) return -1;
+  if (r->n_headers && !(r->headers = isl_malloc(r->n_headers * sizeof(*r->headers)))) return -1;
   for (size_t i = 0; i < r->n_headers; i++) {
     r->headers[i].name = r->hbuf + r->offs[i].name_off;
     r->headers[i].name_len = r->offs[i].name_len;
     r->headers[i].value = r->hbuf + r->offs[i].value_off;
     r->headers[i].value_len = r->offs[i].value_len;
   }
+  return 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
@@ -775,7 +811,7 @@ static int on_headers_complete(llhttp_t *p) {
   isl_http_reqi_t *r = c->cur;
   isl_http_server_t *s = SRV(c);
   if (c->state >= ISL_HTTP_CONN_LINGER || !r) return -1;
-  build_headers(r);
+  if (build_headers(r) != 0) return conn_oom_request(c);
   r->method = llhttp_method_name((llhttp_method_t)p->method);
   r->minor = p->http_minor;
   if (p->http_major != 1) { /* llhttp also takes 0.9 and 2.0 */
@@ -844,7 +880,7 @@ static int on_headers_complete(llhttp_t *p) {
     timer_set(c, s->cfg.body_timeout_ms);
   } else {
     c->state = ISL_HTTP_CONN_HANDLER;
-    uv_timer_stop(&c->timer);
+    timer_off(c);
   }
   r->handed = 1;
   CALL_HANDLER(r, on_request, &r->pub);
@@ -853,7 +889,7 @@ static int on_headers_complete(llhttp_t *p) {
     if (c->body_paused) {
       r->continue_due = 1; /* asking for the body now would defeat the pause: on resume */
     } else {
-      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, 1);
     }
   }
   req_maybe_free(r); /* only if the connection closed under the handler */
@@ -895,7 +931,7 @@ static int on_message_complete(llhttp_t *p) {
   r->body_done = 1;
   r->parsing = 0;
   c->state = ISL_HTTP_CONN_HANDLER;
-  uv_timer_stop(&c->timer);
+  timer_off(c);
   if (!r->aborted && !r->released) CALL_HANDLER(r, on_body_end, &r->pub);
   int dead = c->state >= ISL_HTTP_CONN_LINGER;
   if (!dead) exchange_check(r);
@@ -929,7 +965,8 @@ static int conn_out_full(const isl_http_conn_t *c) {
  * next request now (0: the response is still to come, the connection
  * lingers, or its output is over a bound). */
 static int conn_after_message(isl_http_conn_t *c) {
-  if (c->cur) { /* the response has not ended yet */
+  if (c->doomed) return 0; /* closing on the next tick (conn_doomed) */
+  if (c->cur) {            /* the response has not ended yet */
     c->state = ISL_HTTP_CONN_HANDLER;
     return 0;
   }
@@ -1022,11 +1059,39 @@ static size_t conn_execute(isl_http_conn_t *c, const char *data, size_t len) {
   return off;
 }
 
+/* Read bytes that cannot be buffered are lost, and what they belonged to
+ * with them. If the parser waits at the end of a message, they are the
+ * next requests': the connection takes no further request (the current
+ * exchange finishes, with Connection: close if its response has not
+ * started) and discards what it reads from now on, so the lost requests
+ * get a close, never a wrong reading. Otherwise they are (or may be) the
+ * current request's: it fails as common/alloc.h wants, with 503 if its
+ * response has not started, else a reset. */
+static void conn_input_lost(isl_http_conn_t *c) {
+  c->input_lost = 1;
+  c->last_request = 1;
+  if (c->cur) c->cur->keep_alive = 0;
+  read_stop(c);
+  if (c->paused) {
+    if (!c->cur) conn_maybe_resume(c); /* on to conn_after_message, which lingers */
+    return;
+  }
+  conn_doom(c, c->cur && c->cur->res != ISL_HTTP_RES_NONE ? ISL_HTTP_DOOM_RESET : ISL_HTTP_DOOM_503);
+}
+
+/* Buffers read bytes the parser cannot take now; on failure, see
+ * conn_input_lost. */
 static void pend_append(isl_http_conn_t *c, const char *data, size_t len) {
+  if (c->input_lost) return;
   if (c->pend_len + len > c->pend_cap) {
     size_t cap = c->pend_cap ? c->pend_cap : 4096;
     while (cap < c->pend_len + len) cap *= 2;
-    c->pend = xrealloc(c->pend, cap);
+    char *p = isl_realloc(c->pend, cap);
+    if (!p) {
+      conn_input_lost(c);
+      return;
+    }
+    c->pend = p;
     c->pend_cap = cap;
   }
   memcpy(c->pend + c->pend_len, data, len);
@@ -1074,7 +1139,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     }
     return;
   }
-  if (c->state == ISL_HTTP_CONN_LINGER) return; /* discarded */
+  if (c->state == ISL_HTTP_CONN_LINGER || c->input_lost || c->doomed) return; /* discarded */
   size_t len = (size_t)n;
   if (c->pend_len || c->paused || c->body_paused || c->body_stopped) {
     pend_append(c, buf->base, len);
@@ -1138,7 +1203,7 @@ static void on_body_resume(uv_timer_t *t) {
   if (r && r->continue_due) {
     r->continue_due = 0;
     if (r->res == ISL_HTTP_RES_NONE && !r->aborted && !r->released)
-      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+      conn_send_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, 1);
   }
   if (c->body_stopped) {
     c->body_stopped = 0;
@@ -1278,6 +1343,20 @@ static void conn_fail(isl_http_conn_t *c, int status, const char *msg) {
   conn_linger(c);
 }
 
+/* The next tick of a conn_doom: close, or for ISL_HTTP_DOOM_503 fail the
+ * current exchange with 503 as conn_fail does (on_abort if the handler
+ * has it, the answer, a lingering close). */
+static void conn_doomed(isl_http_conn_t *c) {
+  int how = c->doomed;
+  if (how != ISL_HTTP_DOOM_503 || c->state >= ISL_HTTP_CONN_LINGER) {
+    conn_close_how(c, how == ISL_HTTP_DOOM_RESET);
+    return;
+  }
+  c->doomed = ISL_HTTP_DOOM_NONE;
+  uv_timer_stop(&c->timer);
+  conn_fail(c, 503, "service unavailable: the server is out of memory");
+}
+
 static void on_timeout(uv_timer_t *t) {
   isl_http_conn_t *c = t->data;
   DOOMED_CHECK(c);
@@ -1303,9 +1382,37 @@ static void on_unaccepted_closed(uv_handle_t *h) {
   free(h->data);
 }
 
+static void on_spare_closed(uv_handle_t *h) {
+  isl_http_loopi_t *l = h->data;
+  l->spare_busy = 0;
+  if (!l->accept_waiting) return;
+  l->accept_waiting = 0;
+  if (l->listener_open && !l->stopping) isl_http__conn_accept(l);
+}
+
+/* No memory for the connection: it is accepted into the loop's spare
+ * handle and closed at once (common/alloc.h). A listener whose connection
+ * is not accepted is no longer watched by libuv, so one that comes while
+ * the spare is still closing waits there for on_spare_closed. */
+static void conn_accept_oom(isl_http_loopi_t *l) {
+  if (l->spare_busy) {
+    l->accept_waiting = 1;
+    return;
+  }
+  uv_tcp_init(&l->uv, &l->spare);
+  l->spare.data = l;
+  l->spare_busy = 1;
+  uv_accept((uv_stream_t *)&l->listener, (uv_stream_t *)&l->spare);
+  uv_close((uv_handle_t *)&l->spare, on_spare_closed);
+}
+
 void isl_http__conn_accept(isl_http_loopi_t *l) {
   isl_http_server_t *s = l->srv;
-  isl_http_conn_t *c = xcalloc(1, sizeof(*c));
+  isl_http_conn_t *c = isl_calloc(1, sizeof(*c));
+  if (!c) {
+    conn_accept_oom(l);
+    return;
+  }
   c->loop = l;
   uv_tcp_init(&l->uv, &c->tcp);
   c->tcp.data = c;
@@ -1420,7 +1527,7 @@ int isl_http_req_set_account(isl_http_req_t *req, const void *owner) {
   isl_http_reqi_t *r = REQI(req);
   if (r->res != ISL_HTTP_RES_NONE) return ISL_EINVAL;
   r->acct = owner ? isl_http__account(r->loop->srv, owner) : NULL;
-  return 0;
+  return owner && !r->acct ? ISL_ENOMEM : 0;
 }
 
 int isl_http_req_write_state(const isl_http_req_t *req) {
@@ -1558,9 +1665,10 @@ void isl_http_req_on_drain(isl_http_req_t *req, void (*cb)(isl_http_req_t *req, 
 
 /* ---- responses --------------------------------------------------------------------------- */
 
-/* 1 if the request can still be answered, 0 if res_* must be a no-op. */
+/* 1 if the request can still be answered, 0 if res_* must be a no-op
+ * (also once its connection is doomed: it closes on the next tick). */
 static int res_live(isl_http_reqi_t *r) {
-  return r->conn && !r->aborted && r->conn->state != ISL_HTTP_CONN_CLOSED;
+  return r->conn && !r->aborted && r->conn->state != ISL_HTTP_CONN_CLOSED && !r->conn->doomed;
 }
 
 static int header_is(const isl_http_header_t *h, const char *name) {
@@ -1583,22 +1691,31 @@ static int value_ok(const char *s, size_t len) {
   return 1;
 }
 
-/* The status line and headers of r's response in a new block with room
- * for `extra` more bytes after them (*len: the head's size); NULL with
- * *rc on misuse. */
-static wblock_t *res_head(isl_http_reqi_t *r, int status, const char *reason, const isl_http_header_t *headers,
-                          size_t n, int64_t content_length, size_t extra, size_t *len, int *rc) {
-  *rc = ISL_EINVAL;
+/* Heads that fit are built on the stack; a bigger one is allocated. */
+#define RES_HEAD_STACK 2048
+
+/* Builds the status line and headers of r's response into `stack`
+ * (RES_HEAD_STACK bytes) or, if they do not fit, into a block allocated
+ * here (*heap, which the caller frees); *len is the head's size. 0, or
+ * ISL_EINVAL on misuse, or ISL_ENOMEM (nothing changed: the caller dooms
+ * the connection to a 503). */
+static int res_head(isl_http_reqi_t *r, int status, const char *reason, const isl_http_header_t *headers, size_t n,
+                    int64_t content_length, char *stack, char **heap, char **head, size_t *len) {
+  *heap = NULL;
   if (r->res != ISL_HTTP_RES_NONE || status < 200 || status > 999 || content_length < -1 || (n && !headers))
-    return NULL;
+    return ISL_EINVAL;
   if (!reason) reason = isl_http_status_reason(status);
-  if (!value_ok(reason, strlen(reason))) return NULL;
-  size_t size = 320 + strlen(reason) + extra;
+  if (!value_ok(reason, strlen(reason))) return ISL_EINVAL;
+  size_t size = 320 + strlen(reason);
   for (size_t i = 0; i < n; i++) {
-    if (!headers[i].name || !token_ok(headers[i].name, headers[i].name_len)) return NULL;
-    if (headers[i].value_len && (!headers[i].value || !value_ok(headers[i].value, headers[i].value_len))) return NULL;
+    if (!headers[i].name || !token_ok(headers[i].name, headers[i].name_len)) return ISL_EINVAL;
+    if (headers[i].value_len && (!headers[i].value || !value_ok(headers[i].value, headers[i].value_len)))
+      return ISL_EINVAL;
     size += headers[i].name_len + headers[i].value_len + 4;
   }
+  char *p = stack;
+  if (size > RES_HEAD_STACK && !(p = *heap = isl_malloc(size))) return ISL_ENOMEM;
+  *head = p;
   isl_http_conn_t *c = r->conn;
   if (c->last_request || c->loop->stopping) r->keep_alive = 0;
   r->no_body = r->is_head || status == 204 || status == 304;
@@ -1620,8 +1737,6 @@ static wblock_t *res_head(isl_http_reqi_t *r, int status, const char *reason, co
   if (!r->keep_alive) c->last_request = 1;
   const char *conn_hdr = r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
 
-  wblock_t *b = wblock_new(size);
-  char *p = b->data;
   p += sprintf(p, "HTTP/1.1 %d %s\r\n%s%s%s", status, reason, loop_date(c->loop), conn_hdr, framing);
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = &headers[i];
@@ -1640,19 +1755,29 @@ static wblock_t *res_head(isl_http_reqi_t *r, int status, const char *reason, co
   *p++ = '\r';
   *p++ = '\n';
   r->res = ISL_HTTP_RES_STARTED;
-  *len = (size_t)(p - b->data);
-  *rc = 0;
-  return b;
+  *len = (size_t)(p - *head);
+  return 0;
+}
+
+/* A head that could not be allocated: nothing of the response was sent,
+ * so the exchange gets a 503 on the next tick (conn_doomed). */
+static int res_oom(isl_http_reqi_t *r) {
+  conn_doom(r->conn, ISL_HTTP_DOOM_503);
+  return ISL_ENOMEM;
 }
 
 int isl_http_res_start(isl_http_req_t *req, int status, const char *reason, const isl_http_header_t *headers, size_t n,
                        int64_t content_length) {
   isl_http_reqi_t *r = REQI(req);
   if (!res_live(r)) return 0;
+  char stack[RES_HEAD_STACK], *heap, *head;
   size_t len;
-  int rc;
-  wblock_t *b = res_head(r, status, reason, headers, n, content_length, 0, &len, &rc);
-  if (b) conn_send(r->conn, r, b, len);
+  int rc = res_head(r, status, reason, headers, n, content_length, stack, &heap, &head, &len);
+  if (rc == ISL_ENOMEM) return res_oom(r);
+  if (rc) return rc;
+  uv_buf_t buf = uv_buf_init(head, (unsigned)len);
+  rc = conn_send(r->conn, r, &buf, 1, 1);
+  free(heap);
   return rc;
 }
 
@@ -1661,16 +1786,20 @@ int isl_http_res_whole(isl_http_req_t *req, int status, const char *reason, cons
   isl_http_reqi_t *r = REQI(req);
   if (!res_live(r)) return 0;
   if (body_len && !body) return ISL_EINVAL;
+  char stack[RES_HEAD_STACK], *heap, *head;
   size_t len;
-  int rc;
-  wblock_t *b = res_head(r, status, reason, headers, n, (int64_t)body_len, body_len, &len, &rc);
-  if (!b) return rc;
+  int rc = res_head(r, status, reason, headers, n, (int64_t)body_len, stack, &heap, &head, &len);
+  if (rc == ISL_ENOMEM) return res_oom(r);
+  if (rc) return rc;
+  uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)len), uv_buf_init((char *)body, (unsigned)body_len)};
+  unsigned nbufs = 1;
   if (!r->no_body && body_len) {
-    memcpy(b->data + len, body, body_len);
-    len += body_len;
+    nbufs = 2;
     r->res_written = body_len;
   }
-  conn_send(r->conn, r, b, len);
+  rc = conn_send(r->conn, r, bufs, nbufs, 1);
+  free(heap);
+  if (rc) return rc;
   return isl_http_res_end(req);
 }
 
@@ -1680,24 +1809,16 @@ int isl_http_res_write(isl_http_req_t *req, const void *data, size_t len) {
   if (r->res != ISL_HTTP_RES_STARTED || (len && !data)) return ISL_EINVAL;
   if (len == 0 || r->no_body) return 0;
   if (r->res_length >= 0 && r->res_written + len > (uint64_t)r->res_length) return ISL_EINVAL;
-  wblock_t *b;
-  size_t total;
+  r->res_written += len;
   if (r->chunked) {
     char head[24];
     int hn = snprintf(head, sizeof(head), "%zx\r\n", len);
-    total = (size_t)hn + len + 2;
-    b = wblock_new(total);
-    memcpy(b->data, head, (size_t)hn);
-    memcpy(b->data + hn, data, len);
-    memcpy(b->data + hn + len, "\r\n", 2);
-  } else {
-    total = len;
-    b = wblock_new(len);
-    memcpy(b->data, data, len);
+    uv_buf_t bufs[3] = {uv_buf_init(head, (unsigned)hn), uv_buf_init((char *)data, (unsigned)len),
+                        uv_buf_init("\r\n", 2)};
+    return conn_send(r->conn, r, bufs, 3, 0);
   }
-  r->res_written += len;
-  conn_send(r->conn, r, b, total);
-  return 0;
+  uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+  return conn_send(r->conn, r, &buf, 1, 0);
 }
 
 int isl_http_res_end(isl_http_req_t *req) {
@@ -1705,10 +1826,10 @@ int isl_http_res_end(isl_http_req_t *req) {
   if (!res_live(r)) return 0;
   if (r->res != ISL_HTTP_RES_STARTED) return ISL_EINVAL;
   isl_http_conn_t *c = r->conn;
+  int rc = 0;
   if (r->chunked) {
-    wblock_t *b = wblock_new(5);
-    memcpy(b->data, "0\r\n\r\n", 5);
-    conn_send(c, r, b, 5);
+    uv_buf_t buf = uv_buf_init("0\r\n\r\n", 5);
+    rc = conn_send(c, r, &buf, 1, 0);
   }
   if (!r->no_body && r->res_length >= 0 && r->res_written < (uint64_t)r->res_length)
     c->last_request = 1; /* short body: only closing can tell the client */
@@ -1720,7 +1841,7 @@ int isl_http_res_end(isl_http_req_t *req) {
   exchange_check(r);
   conn_maybe_resume(c);
   req_maybe_free(r);
-  return 0;
+  return rc;
 }
 
 int isl_http_res_simple(isl_http_req_t *req, int status, const char *content_type, const char *body) {

@@ -240,7 +240,9 @@ int isl_http_req_aborted(const isl_http_req_t *req);
  * on, so call it first) to the account of `owner`, an opaque key (the
  * runtime passes the tenant's worker), made on first use and kept until
  * the server is freed. Thread-safe: the same owner on any loop is the same
- * account. Returns 0, or ISL_EINVAL once the response has started. */
+ * account. Returns 0, or ISL_EINVAL once the response has started, or
+ * ISL_ENOMEM if a new account could not be allocated (req is then charged
+ * to none). */
 int isl_http_req_set_account(isl_http_req_t *req, const void *owner);
 /* Response bytes the server holds for owner's account that the sockets
  * have not taken yet (0 for an owner never charged). Any thread. */
@@ -292,6 +294,9 @@ void isl_http_req_pause_body(isl_http_req_t *req, int paused);
 /* ---- responses ----------------------------------------------------------------
  * All return 0, ISL_EINVAL on misuse (wrong order, bad status, more bytes
  * than content_length), or 0 doing nothing when the request was aborted.
+ * ISL_ENOMEM: the host is out of memory; the exchange fails (503 if
+ * nothing was sent, else a reset; on_abort comes on a later tick) and
+ * further res_* calls on req are no-ops.
  */
 
 /* headers (n of them) are copied. content_length -1 = chunked transfer

@@ -76,6 +76,13 @@ struct isl_http_loopi_s {
   int wake_kicked; /* started for a run at once (a waiter is ready) */
   isl_http_reqi_t *drain_wait, *drain_fire;
   size_t acct_blocked;
+  /* A connection that cannot be allocated at accept is accepted into
+   * `spare` and closed at once (libuv stops watching a listener whose
+   * connection was not accepted); while that close is under way, another
+   * waits in the listener (accept_waiting) until on_spare_closed. */
+  uv_tcp_t spare;
+  int spare_busy;
+  int accept_waiting;
   char rbuf[64 << 10]; /* read buffer shared by the loop's connections */
   char date[96];       /* "Date: ...\r\n" for date_sec */
   int64_t date_sec;
@@ -122,7 +129,8 @@ struct isl_http_conn_s {
   int trailers_next;     /* parser paused at the last chunk (conn_execute resumes it) */
   int last_request;      /* no request after the current one */
   int shut;              /* uv_shutdown issued */
-  int doomed;            /* a write failed: close on the next tick */
+  int doomed;            /* ISL_HTTP_DOOM_*: a write or an allocation failed; close on the next tick */
+  int input_lost;        /* read bytes could not be buffered: no further request, input discarded */
   int body_paused;       /* the handler paused cur's body (isl_http_req_pause_body): no parsing, no reading */
   int body_stopped;      /* llhttp paused by on_headers_complete / on_body for body_paused (llhttp_resume due) */
   isl_http_reqi_t *cur;  /* the request being parsed or answered */
@@ -144,6 +152,16 @@ struct isl_http_conn_s {
   size_t head_bytes;    /* request line, headers and trailers so far, on the wire */
   size_t writes;        /* uv_write requests in flight */
   char remote[48];
+};
+
+/* Why a connection closes on the next tick (conn.c, conn_doom), weakest
+ * first: the stronger of two wins. Allocation failures follow the policy
+ * of common/alloc.h. */
+enum {
+  ISL_HTTP_DOOM_NONE,
+  ISL_HTTP_DOOM_CLOSE, /* a write failed: the socket is gone, close */
+  ISL_HTTP_DOOM_503,   /* out of memory before any byte of the current response: 503, then close */
+  ISL_HTTP_DOOM_RESET, /* out of memory with a response under way: close with a reset (a cut response) */
 };
 
 enum {

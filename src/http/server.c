@@ -33,15 +33,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "http/internal.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n, size);
-  if (!p) abort(); /* host out of memory */
-  return p;
-}
 
 static void fill_defaults(isl_http_config_t *c) {
   if (!c->host || !*c->host) c->host = "127.0.0.1";
@@ -205,18 +200,26 @@ int isl_http_server_new(const isl_http_config_t *cfg, const isl_http_handler_t *
       uv_ip6_addr(ip, c.port, (struct sockaddr_in6 *)&sa) != 0)
     return isl_err_set(err, ISL_EINVAL, "http: listen address %s is not an IP address", c.host);
 
-  isl_http_server_t *s = xcalloc(1, sizeof(*s));
+  isl_http_server_t *s = isl_calloc(1, sizeof(*s));
+  if (!s) return isl_err_set(err, ISL_ENOMEM, "http: out of memory");
   snprintf(s->host, sizeof(s->host), "%s", c.host);
   c.host = s->host;
   s->cfg = c;
   s->h = *h;
   atomic_init(&s->stopping, 0);
   atomic_init(&s->n_conns, 0);
-  if (uv_mutex_init(&s->acct_lock) != 0) abort();
+  int rc = uv_mutex_init(&s->acct_lock);
+  if (rc != 0) {
+    isl_err_set(err, rc, "http: uv_mutex_init: %s", uv_strerror(rc));
+    goto fail;
+  }
   s->acct_lock_ok = 1;
+  s->loops = isl_calloc(c.threads, sizeof(*s->loops));
+  if (!s->loops) {
+    rc = isl_err_set(err, ISL_ENOMEM, "http: out of memory");
+    goto fail;
+  }
   s->n_loops = c.threads;
-  s->loops = xcalloc(s->n_loops, sizeof(*s->loops));
-  int rc = 0;
   char where[96];
   for (unsigned i = 0; i < s->n_loops; i++) {
     isl_http_loopi_t *l = &s->loops[i];
@@ -339,7 +342,7 @@ isl_http_account_t *isl_http__account(isl_http_server_t *s, const void *owner) {
   if (!a) {
     if ((s->n_accts + 1) * 2 > s->cap_accts) { /* keep the table at most half full */
       size_t cap = s->cap_accts ? s->cap_accts * 2 : 64;
-      isl_http_account_t **t = calloc(cap, sizeof(*t));
+      isl_http_account_t **t = isl_calloc(cap, sizeof(*t));
       if (!t) goto out;
       for (size_t i = 0; i < s->cap_accts; i++)
         if (s->accts[i]) *acct_find(t, cap, s->accts[i]->owner) = s->accts[i];
@@ -347,7 +350,7 @@ isl_http_account_t *isl_http__account(isl_http_server_t *s, const void *owner) {
       s->accts = t;
       s->cap_accts = cap;
     }
-    a = calloc(1, sizeof(*a));
+    a = isl_calloc(1, sizeof(*a));
     if (!a) goto out;
     a->owner = owner;
     atomic_init(&a->bytes, 0);

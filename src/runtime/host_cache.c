@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "cache/cache.h"
+#include "common/alloc.h"
 #include "runtime/internal.h"
 
 /* The caller's instance, or NULL after throwing. */
@@ -103,10 +104,11 @@ static int cache_match(isl_iso_t *iso, void *data, int argc, const isl_val_t *ar
   if (isl_cache_match(isl_cache_process(), &key, (int64_t)now, &e) == 0) {
     const isl_cache_value_t *v = isl_cache_entry_value(e);
     isl_val_t obj = 0, status = 0, headers = 0, body = 0;
-    char *text = malloc(2 * v->headers_len + 1); /* the stored bytes as text (api.h) */
-    if (!text) abort();
-    text[isl_api_bytes_to_utf8(text, v->headers, v->headers_len)] = 0;
-    if ((rc = isl_iso_new_object(iso, &obj)) < 0 || (rc = isl_iso_new_number(iso, v->status, &status)) < 0 ||
+    char *text = isl_malloc(2 * v->headers_len + 1); /* the stored bytes as text (api.h) */
+    if (text) text[isl_api_bytes_to_utf8(text, v->headers, v->headers_len)] = 0;
+    /* Out of host memory (common/alloc.h): the match fails with an error, the entry stays. */
+    if (!text) rc = ISL_ENOMEM;
+    if (rc < 0 || (rc = isl_iso_new_object(iso, &obj)) < 0 || (rc = isl_iso_new_number(iso, v->status, &status)) < 0 ||
         (rc = isl_iso_set(iso, obj, "status", status)) < 0 || (rc = isl_iso_new_string(iso, text, &headers)) < 0 ||
         (rc = isl_iso_set(iso, obj, "headers", headers)) < 0 ||
         (rc = isl_iso_new_array_buffer(iso, v->body, v->body_len, &body)) < 0 ||

@@ -120,22 +120,18 @@ void isl_rt__sub_detach(isl_rt_sub_t *sub) {
   sub->inst = NULL;
 }
 
-/* "name: value\n" lines of a response head, names and values byte
- * strings: each byte of the origin's is the code point of the same value
- * (the one codec, api.h), so an obs-text byte such as E9 reaches the
- * worker as U+00E9, not as invalid UTF-8 turned into U+FFFD. */
+/* The host's header text of a response head (api.h isl_api_header_line:
+ * the form JS keeps until the worker reads response.headers): each byte
+ * of the origin's is the code point of the same value, so an obs-text
+ * byte such as E9 reaches the worker as U+00E9, not as invalid UTF-8
+ * turned into U+FFFD; names lower-cased; a header Headers would refuse
+ * (a name that is not a token, a NUL in a value) is left out. */
 static char *headers_text(const isl_http_header_t *h, size_t n) {
   size_t len = 1;
-  for (size_t i = 0; i < n; i++) len += 2 * (h[i].name_len + h[i].value_len) + 3;
+  for (size_t i = 0; i < n; i++) len += h[i].name_len + 2 * h[i].value_len + 3;
   char *s = malloc(len), *p = s;
   if (!s) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    p += isl_api_bytes_to_utf8(p, h[i].name, h[i].name_len);
-    *p++ = ':';
-    *p++ = ' ';
-    p += isl_api_bytes_to_utf8(p, h[i].value, h[i].value_len);
-    *p++ = '\n';
-  }
+  for (size_t i = 0; i < n; i++) p += isl_api_header_line(p, h[i].name, h[i].name_len, h[i].value, h[i].value_len);
   *p = 0;
   return s;
 }

@@ -187,6 +187,7 @@ struct isl_rt_inst_s {
   int poisoned;      /* hit a limit or trapped: discard once the stack unwinds */
   int failed;        /* `isolde run`: an uncaught error was reported */
   size_t base_bytes; /* linear memory when cloned */
+  size_t counted;    /* pool.c: its share of the process's idle_bytes (0 while in a turn) */
   /* The turn running or paused (sched.c), or NULL: while there is one,
    * the instance is inside a call (exchanges it ends are logged and freed
    * after it, nothing evicts it); entries that came while it was paused
@@ -313,7 +314,7 @@ struct isl_rt_pool_s {
   uv_loop_t *loop;
   isl_rt_inst_t **by_worker;          /* one live instance per worker, or NULL */
   isl_rt_inst_t *lru_head, *lru_tail; /* most recently used first */
-  size_t budget_bytes;
+  size_t budget_bytes;                /* memory_budget_mb: the whole process's, not split per loop */
   uint64_t cold_starts, evictions;
   uv_timer_t sweep;                 /* cuts off overdue waitUntil work */
   struct isl_fetch_client_s *fetch; /* subrequests of this loop's instances */
@@ -333,7 +334,9 @@ int isl_rt__pool_get(isl_rt_pool_t *pool, isl_rt_worker_t *w, isl_rt_inst_t **ou
 void isl_rt__pool_touch(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
 /* Forgets inst (it is being freed). */
 void isl_rt__pool_remove(isl_rt_pool_t *pool, isl_rt_inst_t *inst);
-/* Evicts idle instances, least recently used first, while over budget. */
+/* Brings this loop's part of rt->idle_bytes up to date, then evicts this
+ * loop's idle instances, least recently used first, while the process's
+ * total is over the budget. */
 void isl_rt__pool_trim(isl_rt_pool_t *pool);
 
 int isl_rt__looks_like_module(const char *src);
@@ -360,6 +363,9 @@ struct isl_rt_s {
   pthread_mutex_t preload_mu; /* with preload_cv: isl_rt_free cancels a preload still waiting */
   pthread_cond_t preload_cv;
   int preload_cancel;
+  /* pool.c: what the idle instances of all loops cost, the number
+   * memory_budget_mb bounds; each loop adds and removes its own. */
+  _Atomic size_t idle_bytes;
 };
 /* header_text.c: splits "name: value\n" text in place into at most cap
  * headers pointing into it; returns how many. */

@@ -3,20 +3,32 @@
  *
  * Each loop keeps at most one live instance per worker, made on the
  * worker's first request there and shared by all its requests on that
- * loop. Instances sit in a list, most recently used first. After each
- * request the pool adds up its instances' linear memory and, while that is
- * over the loop's share of the budget, frees the least recently used idle
- * ones (no request in flight); a later request makes a fresh clone.
+ * loop. Instances sit in a list, most recently used first.
  *
- * An instance's memory is what it grew beyond its snapshot plus a fixed
+ * memory_budget_mb is one number for the whole process, however many
+ * loops the HTTP server runs (it decides that number; the runtime never
+ * needs it). The process keeps one account, rt->idle_bytes, of what the
+ * instances of all loops cost when no turn runs in them; each instance
+ * remembers its part of it (inst->counted). After each request, and once a
+ * second, a loop brings its own instances' parts up to date and then, while
+ * the process's total is over the budget, frees its own least recently
+ * used idle instances (no request in flight); a later request makes a
+ * fresh clone. A loop never touches another loop's instances: a loop that
+ * holds nothing idle leaves the excess to the others, which give up theirs
+ * at their next request or within a second. Two loops trimming at once may
+ * each free one instance more than needed, never fewer.
+ *
+ * An instance's cost is what it grew beyond its snapshot plus a fixed
  * ISL_RT_INSTANCE_COST for the pages a clone dirties (about 130 KB RSS
  * measured, see docs/isolate.md): the linear memory size itself counts the
  * snapshot's shared pages, which cost nothing per clone.
  *
- * The sum is recomputed by walking the list: it is a few thousand loads at
- * most and happens once per request, which is cheaper than keeping a
- * running total right through resets and recycling.
+ * The loop's parts are recomputed by walking its list: it is a few
+ * thousand loads at most and happens once per request, which is cheaper
+ * than tracking every growth; an instance that is freed (evicted, reset,
+ * recycled) takes its part out of the account at once.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +62,9 @@ static void sweep(uv_timer_t *t) {
       isl_rt__exchange_finish(x);
     }
   }
+  /* A loop that gets no requests still gives up its idle instances when
+   * the other loops' push the process over the budget. */
+  isl_rt__pool_trim(p);
 }
 
 int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
@@ -62,9 +77,8 @@ int isl_rt__pool_new(isl_rt_t *rt, uv_loop_t *loop, isl_rt_pool_t **out) {
   }
   p->rt = rt;
   p->loop = loop;
-  unsigned threads = rt->cfg.threads ? rt->cfg.threads : 1;
   uint32_t mb = rt->cfg.memory_budget_mb ? rt->cfg.memory_budget_mb : ISL_RT_MEMORY_BUDGET_MB;
-  p->budget_bytes = ((size_t)mb << 20) / threads;
+  p->budget_bytes = (size_t)mb << 20;
   if (isl_fetch_client_new(loop, &p->fetch) < 0) p->fetch = NULL;
   uv_timer_init(loop, &p->sweep);
   p->sweep.data = p;
@@ -110,7 +124,18 @@ void isl_rt__pool_touch(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
   if (!p->lru_tail) p->lru_tail = inst;
 }
 
+/* Sets inst's part of the process's account to `cost`. */
+static void account(isl_rt_pool_t *p, isl_rt_inst_t *inst, size_t cost) {
+  if (cost > inst->counted) {
+    atomic_fetch_add_explicit(&p->rt->idle_bytes, cost - inst->counted, memory_order_relaxed);
+  } else if (cost < inst->counted) {
+    atomic_fetch_sub_explicit(&p->rt->idle_bytes, inst->counted - cost, memory_order_relaxed);
+  }
+  inst->counted = cost;
+}
+
 void isl_rt__pool_remove(isl_rt_pool_t *p, isl_rt_inst_t *inst) {
+  account(p, inst, 0); /* called twice for a poisoned instance: the second is a no-op */
   lru_unlink(p, inst);
   if (p->by_worker[inst->worker->index] == inst) p->by_worker[inst->worker->index] = NULL;
 }
@@ -133,17 +158,19 @@ size_t isl_rt__inst_cost(const isl_rt_inst_t *inst) {
 }
 
 void isl_rt__pool_trim(isl_rt_pool_t *p) {
-  size_t total = 0;
-  /* A turn still under way is counted once it ends (it is trimmed then):
-   * it must not push out idle neighbours by growing midway. */
-  for (isl_rt_inst_t *i = p->lru_head; i; i = i->lru_next)
-    if (!i->turn) total += isl_rt__inst_cost(i);
-  for (isl_rt_inst_t *i = p->lru_tail; i && total > p->budget_bytes;) {
+  /* A turn still under way counts once it ends (it is trimmed then): it
+   * must not push out idle neighbours by growing midway. */
+  for (isl_rt_inst_t *i = p->lru_head; i; i = i->lru_next) account(p, i, i->turn ? 0 : isl_rt__inst_cost(i));
+  for (isl_rt_inst_t *i = p->lru_tail; i;) {
+    if (atomic_load_explicit(&p->rt->idle_bytes, memory_order_relaxed) <= p->budget_bytes) break;
     isl_rt_inst_t *prev = i->lru_prev;
     if (!i->n_exchanges && !i->turn && !i->queue_head) {
-      total -= isl_rt__inst_cost(i);
+      size_t cost = i->counted;
+      const char *name = i->worker->name; /* the worker outlives its instances */
       p->evictions++;
-      isl_rt__inst_free(i);
+      isl_rt__inst_free(i); /* takes its part out of the account */
+      isl_rt__log("runtime tenant=%s event=evict cost_kb=%zu idle_kb=%zu budget_kb=%zu", name, cost >> 10,
+                  atomic_load_explicit(&p->rt->idle_bytes, memory_order_relaxed) >> 10, p->budget_bytes >> 10);
     }
     i = prev;
   }

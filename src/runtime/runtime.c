@@ -201,22 +201,6 @@ static void after_entry(isl_rt_inst_t *inst) {
   isl_rt__pool_trim(pool);
 }
 
-/* RFC 9110 token characters, as headers.js's TOKEN. */
-static int is_token(const char *s, size_t n) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  if (!n) return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c && strchr(extra, c))))
-      return 0;
-  }
-  return 1;
-}
-
-static int is_http_ws(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* "name: value\n" for every request header, in order, then
  * CF-Connecting-IP with the client's address as Workers has it; a client's
  * own CF-Connecting-IP is dropped so that it cannot pose as another.
@@ -237,19 +221,7 @@ static char *header_text(isl_http_req_t *req) {
   for (size_t i = 0; i < n; i++) {
     const isl_http_header_t *h = isl_http_req_header(req, i);
     if (h->name_len == sizeof(ip_name) - 1 && strncasecmp(h->name, ip_name, h->name_len) == 0) continue;
-    const char *v = h->value;
-    size_t vn = h->value_len;
-    while (vn && is_http_ws(v[0])) v++, vn--;
-    while (vn && is_http_ws(v[vn - 1])) vn--;
-    if (!is_token(h->name, h->name_len) || memchr(v, 0, vn) || memchr(v, '\r', vn) || memchr(v, '\n', vn)) continue;
-    for (size_t k = 0; k < h->name_len; k++) { /* a token: ASCII */
-      char c = h->name[k];
-      *p++ = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-    }
-    *p++ = ':';
-    *p++ = ' ';
-    p += isl_api_bytes_to_utf8(p, v, vn); /* a byte string (api.h) */
-    *p++ = '\n';
+    p += isl_api_header_line(p, h->name, h->name_len, h->value, h->value_len); /* the one codec (api.h) */
   }
   p += sprintf(p, "%s: %s\n", ip_name, ip);
   return s;

@@ -5,9 +5,10 @@
  * into snapshots, and answers HTTP requests by running them in isolates:
  * one live isolate per worker per event loop, created lazily from the
  * worker's snapshot, shared by all the requests in flight on that loop,
- * evicted least recently used first when a loop's idle isolates exceed
- * its share of the memory budget. The Web APIs tenants see are the JS
- * prelude in src/runtime/js plus the host functions in host_*.c.
+ * evicted least recently used first (each loop its own) when the idle
+ * isolates of all loops together exceed the process's memory budget. The
+ * Web APIs tenants see are the JS prelude in src/runtime/js plus the host
+ * functions in host_*.c.
  *
  * What it does not do: parse HTTP or own sockets (src/http), read config
  * files or flags (src/cli).
@@ -87,10 +88,13 @@ void isl_rt_worker_free(isl_rt_worker_t *w);
 #endif
 
 typedef struct {
-  uint32_t memory_budget_mb; /* idle isolates of all loops; 0 = ISL_RT_MEMORY_BUDGET_MB */
-  unsigned threads;          /* HTTP loops, to split the budget; 0 = 1 */
-  int quiet;                 /* no request log lines */
-  uint32_t cache_mb;         /* the Cache API store of the process, MiB; 0 = ISL_CACHE_MAX_MB (src/cache) */
+  /* What the idle isolates of the whole process may cost, MiB, however many
+   * loops the HTTP server runs: the loops share one account and each evicts
+   * its own least recently used while the total is over it (pool.c).
+   * 0 = ISL_RT_MEMORY_BUDGET_MB. */
+  uint32_t memory_budget_mb;
+  int quiet;         /* no request log lines */
+  uint32_t cache_mb; /* the Cache API store of the process, MiB; 0 = ISL_CACHE_MAX_MB (src/cache) */
 } isl_rt_config_t;
 
 /* A route: a Workers pattern ("example.com/api/" and a star; NULL = every request

@@ -14,6 +14,7 @@ typedef struct {
   isl_http_req_t *req;
   uv_timer_t timer;
   int timer_open;
+  int finishing; /* finish() ran: done() follows (now or when the timer has closed) */
   char *body;
   size_t len, cap;
   uint64_t left; /* /big: bytes still to write */
@@ -44,7 +45,12 @@ static void timer_closed(uv_handle_t *h) {
   done(h->data);
 }
 
+/* Once per request: the server may also report an abort (on_abort) for an
+ * exchange this origin has begun to finish (its timer closing), before it
+ * is released. */
 static void finish(oreq_t *x) {
+  if (x->finishing) return;
+  x->finishing = 1;
   if (!x->timer_open) {
     done(x);
     return;

@@ -30,7 +30,7 @@ import host from "./host.js";
 import entry from "./entry.js";
 import { headersToText } from "./headers.js";
 import { Request, makeHostRequest } from "./request.js";
-import { Response, responseParts, sendWhole } from "./response.js";
+import { Response, responseParts, sendWhole, responseHeaderText } from "./response.js";
 import { AbortController } from "./events.js";
 import { fetch } from "./fetch.js";
 import { hostStream, takeHostBody } from "./streams.js";
@@ -208,7 +208,7 @@ async function send(st, resp) {
   if (bs.kind === "host" && !bs.used && resp.status !== 0) {
     // A host body nobody touched (return fetch(request), an echoed upload):
     // the host pipes it, no stream is ever made.
-    const text = headersToText(resp.headers);
+    const text = responseHeaderText(resp);
     if (host.respondBody(st.id, resp.status, resp.statusText, text, bs.id)) {
       bs.used = true;
       st.sent = true;

@@ -15,7 +15,7 @@
 import host from "./host.js";
 import entry from "./entry.js";
 import { defineGlobal } from "./domexception.js";
-import { headersFromText, headersToText } from "./headers.js";
+import { headersToText } from "./headers.js";
 import { Request, requestParts } from "./request.js";
 import { makeIncomingResponse } from "./response.js";
 import { hostStreamFail, takeHostBody } from "./streams.js";
@@ -105,7 +105,8 @@ entry.fetchResponse = (id, status, statusText, headerText, finalUrl, bodyId, len
   st.responded = true;
   st.body = hostBody(bodyId, length); // a stream only if someone touches .body
   const redirected = finalUrl !== "" && finalUrl !== st.url;
-  st.resolve(makeIncomingResponse(status, statusText, headersFromText(headerText), st.body, finalUrl || st.url, redirected));
+  // The headers stay the host's text until the worker reads them.
+  st.resolve(makeIncomingResponse(status, statusText, headerText, st.body, finalUrl || st.url, redirected));
 };
 
 entry.fetchDone = (id, err, message) => {

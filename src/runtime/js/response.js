@@ -230,6 +230,7 @@ function initFields(body, init, state, contentType) {
 }
 
 let isResponse;
+let headerTextOf;
 /*
  * sendWhole(resp, id, done), dispatch.js's fast send (set in Response's
  * static block): when resp's body is none, a string or bytes not yet
@@ -281,6 +282,7 @@ export class Response extends Body {
 
   static {
     isResponse = (o) => o !== null && typeof o === "object" && #status in o;
+    headerTextOf = (r) => hostText(r.#headers);
     sendWhole = (r, id, done) => {
       if (r === null || typeof r !== "object" || !(#status in r)) return false;
       if (r.#status === 0 || (r.#x !== null && r.#x.webSocket !== null)) return false;
@@ -422,24 +424,40 @@ export function responseParts(resp) {
 
 
 /*
- * A response from the network, for fetch(): immutable headers (a Headers
- * or any HeadersInit), body a ReadableStream or null, url the final URL.
+ * A response from the network, for fetch(): immutable headers (a Headers,
+ * any HeadersInit, or the host's header text, which stays text until
+ * `headers` is read: src/api isl_api_header_line made it), body a
+ * ReadableStream, a host body (body.js hostBody) or null, url the final URL.
  */
 export function makeIncomingResponse(status, statusText, headers, bodyStream, url, redirected) {
-  const h = headers instanceof Headers ? headers : new Headers(headers);
-  setGuard(h, "immutable");
+  let h;
+  if (typeof headers === "string") {
+    h = headers === "" ? null : headers;
+  } else {
+    h = headers instanceof Headers ? headers : new Headers(headers);
+    setGuard(h, "immutable");
+  }
   return new Response(INTERNAL, {
     body: streamBody(NULL_BODY_STATUS.has(status) ? null : bodyStream),
     status,
     headers: h,
     x: {
-      ...DEFAULTS,
       statusText: String(statusText),
       guard: "immutable",
+      type: "default",
       url: url ? String(url) : "",
       redirected: Boolean(redirected),
+      webSocket: null,
+      encodeBody: "automatic",
+      cf: undefined,
     },
   });
+}
+
+/* The host's header text of a response ("name: value\n" lines), without
+ * making its Headers when it has none yet (a pass-through). */
+export function responseHeaderText(resp) {
+  return headerTextOf(resp);
 }
 
 exposeInterface("Response", Response);
