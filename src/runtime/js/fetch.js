@@ -16,6 +16,7 @@ import host from "./host.js";
 import entry from "./entry.js";
 import { defineGlobal } from "./domexception.js";
 import { headersToText } from "./headers.js";
+import { urlHref } from "./url.js";
 import { Request, requestParts } from "./request.js";
 import { makeIncomingResponse } from "./response.js";
 import { hostStreamFail, takeHostBody } from "./streams.js";
@@ -47,15 +48,17 @@ export function fetch(input, init = undefined) {
   if (typeof input !== "string" || init !== undefined) return fetchRequest(input, init);
   let url;
   try {
-    url = new globalThis.URL(input).href;
-  } catch {
-    return Promise.reject(new TypeError(`Invalid URL: ${input}`));
+    url = urlHref(input);
+  } catch (e) {
+    return Promise.reject(e);
   }
   return start(url, "GET", "", undefined, "follow", null);
 }
 
 async function fetchRequest(input, init) {
-  const request = new Request(input, init);
+  // fetch(request) with no init: the request as it is (its body is
+  // consumed either way, as the Request a new one would take it from).
+  const request = init === undefined && input instanceof Request ? input : new Request(input, init);
   const { url, method, headers, redirect, signal } = requestParts(request);
   if (signal && signal.aborted) throw signal.reason;
   // A host body nobody read (a client's upload, another response's body)

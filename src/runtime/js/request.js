@@ -6,6 +6,7 @@
  * accepted and ignored. dispatch.js builds the incoming request through
  * makeIncomingRequest(), whose headers are immutable as in Workers.
  */
+import { urlHref } from "./url.js";
 import { Body, extractBody, nullBody, streamBody, takeBody, cloneBody, bodyState } from "./body.js";
 import { exposeInterface } from "./domexception.js";
 import { Headers, setGuard, headersFromEntries, entriesFromHost } from "./headers.js";
@@ -25,14 +26,7 @@ function normalizeMethod(m) {
   return NORMALIZED.has(upper) ? upper : m;
 }
 
-function parseURL(input) {
-  const s = String(input);
-  try {
-    return new globalThis.URL(s).href;
-  } catch {
-    throw new TypeError(`Invalid URL: ${s}`);
-  }
-}
+const parseURL = urlHref;
 
 /* Workers itself refuses "error"; Isolde supports all three Fetch modes:
  * with "error" a redirect makes fetch() reject. */
@@ -111,7 +105,12 @@ export class Request extends Body {
     const from = isRequest(input) ? input : null;
     const url = from ? from.#url : parseURL(input);
     const method = init.method !== undefined ? normalizeMethod(init.method) : from ? from.#method : "GET";
-    const headers = new Headers(init.headers !== undefined ? init.headers : from ? from.#hdrs() : undefined);
+    let headers;
+    if (init.headers !== undefined) headers = new Headers(init.headers);
+    else if (from !== null && typeof from.#headers === "string") {
+      // the host's text (an incoming request's): its lines are already checked
+      headers = headersFromEntries(entriesFromHost(from.#headers), "none");
+    } else headers = new Headers(from !== null ? from.#headers : undefined);
     const fx = from && from.#x !== null ? from.#x : DEFAULTS;
     const redirect = init.redirect !== undefined ? checkRedirect(init.redirect) : fx.redirect;
     const signal = init.signal !== undefined ? checkSignal(init.signal) : from ? from.#sig() : null;

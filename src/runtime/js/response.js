@@ -13,6 +13,7 @@
  * status text, type, url, webSocket, ...) live in one object that is null
  * while they are.
  */
+import { urlHref } from "./url.js";
 import { Body, extractBody, nullBody, streamBody, cloneBody, bodyForSend, bodyState } from "./body.js";
 import { exposeInterface } from "./domexception.js";
 import { utf8Encode } from "./encoding.js";
@@ -110,14 +111,7 @@ function checkStatus(status, webSocket) {
   return status;
 }
 
-function parseURL(input) {
-  const s = String(input);
-  try {
-    return new globalThis.URL(s).href;
-  } catch {
-    throw new TypeError(`Invalid URL: ${s}`);
-  }
-}
+const parseURL = urlHref;
 
 /*
  * A response's header list until someone reads `response.headers`: null
