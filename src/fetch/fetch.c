@@ -80,6 +80,7 @@ struct isl_fetch_client_s {
   CURLM *multi;     /* NULL until the first isl_fetch_start */
   uv_timer_t timer; /* curl's timeout */
   uv_timer_t kick;  /* deferred resumes */
+  uv_timer_t idle;  /* the fetches' no-progress deadlines (timeout_ms) */
   isl_fetch_t *all; /* every fetch not yet freed */
   isl_fetch_t *queue, *queue_tail;
   sock_t *socks;
@@ -105,6 +106,7 @@ struct isl_fetch_s {
   isl_fetch__policy_t pol;
   int redirect;
   uint32_t timeout_ms;
+  uint64_t deadline_ms; /* uv_now at which it times out without progress */
   size_t max_header_bytes;
   /* the response head being collected: "name\0value\0" pairs */
   char *head;
@@ -205,6 +207,32 @@ static isl_fetch_t *dequeue(isl_fetch_client_t *c) {
 static void client_handle_closed(uv_handle_t *h) {
   isl_fetch_client_t *c = h->data;
   if (--c->open_handles == 0) free(c);
+}
+
+/* ---- no progress for timeout_ms ------------------------------------------------------
+ * Every fetch has a deadline, timeout_ms after its last progress (a
+ * header line, a body chunk, upload bytes taken, its start); time while
+ * it is paused by its caller (receive paused, or an upload waiting for
+ * the caller's bytes) does not count. One timer per client wakes at the
+ * earliest deadline; a fetch past its own is taken out of curl and ends
+ * with UV_ETIMEDOUT. */
+static void progress(isl_fetch_t *f) {
+  f->deadline_ms = uv_now(f->c->loop) + f->timeout_ms;
+}
+
+static void idle_check(uv_timer_t *t);
+
+static void idle_arm(isl_fetch_client_t *c) {
+  uint64_t now = uv_now(c->loop), next = 0;
+  for (isl_fetch_t *f = c->all; f; f = f->next) {
+    if (f->aborted || f->done) continue;
+    if (!next || f->deadline_ms < next) next = f->deadline_ms;
+  }
+  if (!next) {
+    uv_timer_stop(&c->idle);
+    return;
+  }
+  uv_timer_start(&c->idle, idle_check, next > now ? next - now : 0, 0);
 }
 
 static void sock_closed(uv_handle_t *h) {
@@ -386,6 +414,7 @@ __attribute__((format(printf, 3, 4))) static size_t fail_transfer(isl_fetch_t *f
 static size_t on_header(char *p, size_t size, size_t nitems, void *ud) {
   isl_fetch_t *f = ud;
   size_t n = size * nitems, len = n;
+  progress(f);
   if (f->aborted) return 0;
   if (f->responded) return n; /* trailers */
   while (len && (p[len - 1] == '\n' || p[len - 1] == '\r')) len--;
@@ -450,6 +479,7 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud) {
 static size_t on_write(char *p, size_t size, size_t nitems, void *ud) {
   isl_fetch_t *f = ud;
   size_t n = size * nitems;
+  progress(f);
   if (f->aborted) return 0;
   if (!f->responded) {
     if (deliver_head(f) < 0) return 0;
@@ -486,6 +516,7 @@ static void up_free(isl_fetch_t *f) {
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
   isl_fetch_t *f = ud;
   size_t cap = size * nitems, n = 0;
+  progress(f);
   if (f->aborted || f->up_failed) return CURL_READFUNC_ABORT;
   if (f->up_length >= 0 && !f->up_ended) {
     /* the last byte waits for isl_fetch_body_end(f, 0) */
@@ -699,7 +730,7 @@ static int classify(isl_fetch_t *f, CURLcode rc) {
       return ISL_FETCH_ENET;
     }
     case CURLE_OPERATION_TIMEDOUT:
-      setmsg(f, "timed out after %u ms", (unsigned)f->timeout_ms);
+      setmsg(f, "timed out after %u ms without progress", (unsigned)f->timeout_ms);
       return UV_ETIMEDOUT;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -858,6 +889,27 @@ static void on_kick(uv_timer_t *t) {
   settle(c);
 }
 
+static void idle_check(uv_timer_t *t) {
+  isl_fetch_client_t *c = t->data;
+  if (c->closing) return;
+  uint64_t now = uv_now(c->loop);
+  for (isl_fetch_t *f = c->all, *next; f; f = next) {
+    next = f->next;
+    if (f->aborted || f->done) continue;
+    int waiting = f->paused || f->curl_paused || (f->send_paused && !f->up_ended);
+    if (waiting || !f->in_multi) {
+      progress(f); /* the caller's wait, or not started yet: not the origin's */
+      continue;
+    }
+    if (now < f->deadline_ms) continue;
+    curl_multi_remove_handle(c->multi, f->easy);
+    f->in_multi = 0;
+    finish(f, CURLE_OPERATION_TIMEDOUT); /* "timed out", UV_ETIMEDOUT */
+  }
+  settle(c);
+  if (!c->closing) idle_arm(c);
+}
+
 /* ---- the client ---------------------------------------------------------------------- */
 
 int isl_fetch_client_new(uv_loop_t *loop, isl_fetch_client_t **out) {
@@ -866,9 +918,12 @@ int isl_fetch_client_new(uv_loop_t *loop, isl_fetch_client_t **out) {
   c->loop = loop;
   uv_timer_init(loop, &c->timer);
   uv_timer_init(loop, &c->kick);
+  uv_timer_init(loop, &c->idle);
+  uv_unref((uv_handle_t *)&c->idle); /* transfers keep the loop alive, not their deadlines */
   c->timer.data = c;
   c->kick.data = c;
-  c->open_handles = 2;
+  c->idle.data = c;
+  c->open_handles = 3;
   *out = c;
   return 0;
 }
@@ -907,8 +962,10 @@ void isl_fetch_client_free(isl_fetch_client_t *c) {
   c->multi = NULL;
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->kick);
+  uv_timer_stop(&c->idle);
   uv_close((uv_handle_t *)&c->timer, client_handle_closed);
   uv_close((uv_handle_t *)&c->kick, client_handle_closed);
+  uv_close((uv_handle_t *)&c->idle, client_handle_closed);
 }
 
 /* ---- starting a fetch ---------------------------------------------------------------- */
@@ -1096,7 +1153,10 @@ int isl_fetch_start(isl_fetch_client_t *c, const isl_fetch_request_t *req, const
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, f->redirect == ISL_FETCH_REDIRECT_FOLLOW ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)ISL_FETCH_MAX_REDIRECTS);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
+  /* timeout_ms is a time without progress (idle_check), not a cap on the
+   * whole exchange: a long body passed through to a slow client is not
+   * cut while bytes move. Connecting is one such wait. */
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)f->timeout_ms);
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(e, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs);
@@ -1123,6 +1183,8 @@ int isl_fetch_start(isl_fetch_client_t *c, const isl_fetch_request_t *req, const
   } else {
     f->in_multi = 1;
   }
+  progress(f);
+  if (!uv_is_active((uv_handle_t *)&c->idle)) idle_arm(c);
   if (out) *out = f;
   return 0;
 fail:

@@ -139,8 +139,11 @@ typedef struct {
    * turn POST into GET) | _MANUAL (3xx returned as is) | _ERROR (a 3xx with
    * Location -> ISL_FETCH_EREDIRECT) */
   int redirect;
-  /* Whole exchange incl. redirects and body, paused time included;
-   * 0 = ISL_FETCH_TIMEOUT_MS. */
+  /* The longest time without progress (connecting, a header line, a body
+   * chunk, upload bytes taken); time the caller keeps the fetch paused
+   * (isl_fetch_pause, or an upload waiting for isl_fetch_body_write) does
+   * not count, and there is no cap on the whole exchange, so a long body
+   * streamed to a slow client is not cut. 0 = ISL_FETCH_TIMEOUT_MS. */
   uint32_t timeout_ms;
   /* Cap on one response head (status line + headers); over ->
    * ISL_FETCH_EPROTO; 0 = ISL_FETCH_MAX_HEADER_BYTES. */

@@ -79,6 +79,7 @@ typedef struct rec_s {
   /* knobs */
   uint64_t abort_after; /* abort self once total >= this (0 = never) */
   uint64_t pause_every; /* pause every this many bytes, resume by timer */
+  int pause_ms;         /* ... after this long (0: 5 ms) */
   uint64_t next_pause;
   int pauses;
   isl_fetch_t *f;
@@ -150,7 +151,7 @@ static void rec_body(isl_fetch_t *f, const char *data, size_t len) {
       r->resume.data = r;
       r->resume_open = 1;
     }
-    uv_timer_start(&r->resume, on_resume, 5, 0);
+    uv_timer_start(&r->resume, on_resume, r->pause_ms ? (uint64_t)r->pause_ms : 5, 0);
   }
 }
 
@@ -362,7 +363,7 @@ TEST(fetch_timeout) {
   FETCH(&x, &r, &req, &open_policy);
   long long ms = test_http_now_ms() - t0;
   CHECK_EQ_INT(r.err, UV_ETIMEDOUT);
-  CHECK_EQ_STR(r.msg, "timed out after 100 ms");
+  CHECK_EQ_STR(r.msg, "timed out after 100 ms without progress");
   /* 102 ms on an idle machine; the origin would answer after 3 s. */
   CHECK_MSG(ms >= 90 && ms < 2000, "%lld ms", ms);
   rec_free(&r);
@@ -576,6 +577,31 @@ TEST(fetch_big_body_with_pause_resume_in_flat_memory) {
   CHECK_EQ_INT(r.after_abort, 0);
   if (!test_under_sanitizer())
     CHECK_MSG(r.rss_max < rss0 + (30u << 20), "RSS grew by %zu MiB", (r.rss_max - rss0) >> 20);
+  rec_free(&r);
+  CHECK_EQ_INT(fx_stop(&x), 0);
+}
+
+/* timeout_ms is a time without progress, not a cap on the exchange: a
+ * body that keeps coming, and pauses of the caller's longer than the
+ * timeout, never time a fetch out (a long pass-through to a slow client);
+ * an origin that sends nothing for that long does (fetch_timeout). */
+TEST(fetch_timeout_counts_no_progress_and_never_the_callers_pauses) {
+  fx_t x;
+  rec_t r = {0};
+  char u[128];
+  CHECK(fx_start(&x) == 0);
+  snprintf(u, sizeof u, "http://127.0.0.1:%d/big?mb=4", x.o.port);
+  isl_fetch_request_t req = {.url = u, .timeout_ms = 500};
+  r.pause_every = 1u << 20;
+  r.next_pause = r.pause_every;
+  r.pause_ms = 1500; /* three times the timeout, at each MiB */
+  long long t0 = test_http_now_ms();
+  CHECK_EQ_INT(go(&x, &r, &req, &open_policy), 0);
+  CHECK(run_until(&x, &r.dones, 1, 60000));
+  long long ms = test_http_now_ms() - t0;
+  CHECK_MSG(r.err == 0, "%s", r.msg);
+  CHECK_EQ_INT(r.total, (uint64_t)4 << 20);
+  CHECK_MSG(r.pauses >= 3 && ms > 3 * 1500, "%d pauses, %lld ms", r.pauses, ms);
   rec_free(&r);
   CHECK_EQ_INT(fx_stop(&x), 0);
 }
