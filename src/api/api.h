@@ -138,6 +138,7 @@ extern const isl_api_host_fn_t isl_api_headers_fns[];
  */
 size_t isl_api_bytes_to_utf8(char *dst, const char *src, size_t n);
 /*
+ *   isl_api_is_tchar(c) -> 1 when byte c is an RFC 9110 tchar
  *   isl_api_is_token(s, n) -> 1 when s[0..n) is an RFC 9110 token (n > 0)
  *   isl_api_header_line(dst, name, name_len, value, value_len) -> bytes
  *       one header as a line of the host's header text, the form JS takes
@@ -149,6 +150,7 @@ size_t isl_api_bytes_to_utf8(char *dst, const char *src, size_t n);
  *       must hold name_len + 2 * value_len + 3 bytes. For every direction
  *       that hands headers to JS: a client's request, an origin's response.
  */
+int isl_api_is_tchar(unsigned char c);
 int isl_api_is_token(const char *s, size_t n);
 size_t isl_api_header_line(char *dst, const char *name, size_t name_len, const char *value, size_t value_len);
 int isl_api_utf8_to_bytes(char *dst, const char *src, size_t n, size_t *len);

@@ -15,14 +15,16 @@
 
 #include "api/api.h"
 
-int isl_api_is_token(const char *s, size_t n) {
+int isl_api_is_tchar(unsigned char c) {
   static const char extra[] = "!#$%&'*+-.^_`|~";
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+  return c && c < 0x80 && strchr(extra, c) != NULL;
+}
+
+int isl_api_is_token(const char *s, size_t n) {
   if (!n) return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c && strchr(extra, c))))
-      return 0;
-  }
+  for (size_t i = 0; i < n; i++)
+    if (!isl_api_is_tchar((unsigned char)s[i])) return 0;
   return 1;
 }
 

@@ -14,13 +14,6 @@
 
 #include "api/api.h"
 
-/* RFC 9110 tchar, as a 128-bit set. */
-static int is_tchar(uint8_t c) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-  return c && c < 0x80 && strchr(extra, c) != NULL;
-}
-
 static int is_http_ws(uint8_t c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -37,7 +30,7 @@ static int read_facts(const uint8_t *s, size_t len, void *arg) {
   f->token = len > 0;
   for (size_t i = 0; i < len; i++) {
     if (s[i] >= 0xC4) f->wide = 1;
-    if (!is_tchar(s[i])) f->token = 0;
+    if (!isl_api_is_tchar(s[i])) f->token = 0;
     if (s[i] >= 'A' && s[i] <= 'Z') f->upper = 1;
   }
   size_t a = 0, b = len;
@@ -104,10 +97,7 @@ static int name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
 /* A name: at least one byte, all tchar (which also refuses every byte of
  * a code point above U+007F). */
 static int name_ok(const uint8_t *s, size_t n) {
-  if (n == 0) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!is_tchar(s[i])) return 0;
-  return 1;
+  return isl_api_is_token((const char *)s, n);
 }
 
 /* A value, cut of surrounding spaces and tabs (*s, *n updated): no NUL,

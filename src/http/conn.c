@@ -856,8 +856,10 @@ static int on_headers_complete(llhttp_t *p) {
    * is 0. */
   if (p->flags & F_CHUNKED) {
     r->has_body = 1;
+    r->body_length = -1;
   } else if (p->content_length > 0) {
     r->has_body = 1;
+    r->body_length = (int64_t)p->content_length;
     if (p->content_length > s->cfg.max_body_bytes) {
       conn_fail(c, 413, "request body too large");
       return -1;
@@ -1510,6 +1512,9 @@ const char *isl_http_req_header_get(const isl_http_req_t *req, const char *name)
 
 int isl_http_req_has_body(const isl_http_req_t *req) {
   return CREQI(req)->has_body;
+}
+int64_t isl_http_req_body_length(const isl_http_req_t *req) {
+  return CREQI(req)->body_length;
 }
 const char *isl_http_req_remote_addr(const isl_http_req_t *req) {
   return CREQI(req)->remote;

@@ -222,6 +222,9 @@ const isl_http_header_t *isl_http_req_header(const isl_http_req_t *req, size_t i
 const char *isl_http_req_header_get(const isl_http_req_t *req, const char *name);
 /* Content-Length > 0 or chunked. */
 int isl_http_req_has_body(const isl_http_req_t *req);
+/* The body's length as the request framed it: its Content-Length (0 when
+ * it has none), or -1 when it is chunked. */
+int64_t isl_http_req_body_length(const isl_http_req_t *req);
 /* The client's address: "127.0.0.1". */
 const char *isl_http_req_remote_addr(const isl_http_req_t *req);
 /* The handler is done with req (after res_end, or after on_abort). The

@@ -191,6 +191,7 @@ struct isl_http_reqi_s {
   int keep_alive;
   int is_head;
   int has_body;
+  int64_t body_length; /* Content-Length, -1 chunked, 0 none */
   int expect_continue;
   uint64_t body_bytes;
   char remote[48];

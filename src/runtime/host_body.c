@@ -495,10 +495,6 @@ static int body_read(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv
   return isl_iso_new_number(iso, 0, ret);
 }
 
-static int all_fill(uint8_t *dst, size_t n, void *arg) {
-  return take_fill(dst, n, arg);
-}
-
 /* host.bodyAll(id, asText) -> the whole body as a string (UTF-8 decoded,
  * a BOM dropped) or an ArrayBuffer, or 0: not all there yet,
  * entry.bodyReady(id) follows. Throws a TypeError when it failed or is
@@ -543,7 +539,7 @@ static int body_all(isl_iso_t *iso, void *data, int argc, const isl_val_t *argv,
     queue_clear(b);
   } else {
     take_t t = {b, b->queued};
-    rc = isl_iso_new_array_buffer_fill(iso, t.n, all_fill, &t, ret);
+    rc = isl_iso_new_array_buffer_fill(iso, t.n, take_fill, &t, ret);
   }
   if (rc < 0) return rc;
   b->js_done = 1;

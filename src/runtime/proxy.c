@@ -129,13 +129,6 @@ static void on_done(isl_fetch_t *f, int err, const char *msg) {
   proxy_finish(p);
 }
 
-/* The request body's Content-Length (the HTTP layer checked it), or -1 (chunked). */
-static int64_t request_length(isl_http_req_t *req) {
-  const char *cl = isl_http_req_header_get(req, "content-length");
-  if (!cl || isl_http_req_header_get(req, "transfer-encoding")) return -1;
-  return strtoll(cl, NULL, 10);
-}
-
 static void start(proxy_t *p) {
   isl_http_req_t *req = p->req;
   size_t n = isl_http_req_header_count(req);
@@ -154,7 +147,7 @@ static void start(proxy_t *p) {
                             .headers = hdrs,
                             .n_headers = k,
                             .body_stream = isl_http_req_has_body(req),
-                            .body_stream_length = request_length(req),
+                            .body_stream_length = isl_http_req_body_length(req),
                             .redirect = ISL_FETCH_REDIRECT_MANUAL,
                             .hops = p->hops + 1};
   isl_fetch_callbacks_t cb = {on_response, on_body, on_done, p, upload_drained};

@@ -235,16 +235,6 @@ static const char *request_host(isl_http_req_t *req) {
   return host && host[0] ? host : "localhost";
 }
 
-/* The request body's length from its Content-Length (the HTTP layer
- * checked it), or -1 when it is chunked. */
-static int64_t request_length(isl_http_req_t *req) {
-  const char *cl = isl_http_req_header_get(req, "content-length");
-  if (!cl || isl_http_req_header_get(req, "transfer-encoding")) return -1;
-  char *end;
-  long long v = strtoll(cl, &end, 10);
-  return end != cl && !*end && v >= 0 ? v : -1;
-}
-
 static char *request_url(isl_http_req_t *req) {
   const char *target = isl_http_req_target(req);
   const char *host = request_host(req);
@@ -331,7 +321,7 @@ static void on_request(isl_http_req_t *req) {
   if (x) {
     x->route = route;
     x->hops = hops;
-    if (isl_http_req_has_body(req) && (x->body = isl_rt__body_new(inst, x, request_length(req))) != NULL)
+    if (isl_http_req_has_body(req) && (x->body = isl_rt__body_new(inst, x, isl_http_req_body_length(req))) != NULL)
       isl_rt__body_set_req(x->body, req);
   }
   char *url = request_url(req);

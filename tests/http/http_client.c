@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -407,4 +408,42 @@ int test_http_stalled_client(int port, const char *raw) {
     return -1;
   }
   return fd;
+}
+
+static void *raw_origin_main(void *arg) {
+  test_raw_origin_t *o = arg;
+  while (!atomic_load(&o->stop)) {
+    struct pollfd p = {o->fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    int fd = accept(o->fd, NULL, NULL);
+    if (fd < 0) continue;
+    pthread_t t;
+    if (pthread_create(&t, NULL, o->conn, (void *)(intptr_t)fd) == 0) {
+      pthread_detach(t);
+    } else {
+      close(fd);
+    }
+  }
+  return NULL;
+}
+
+int test_raw_origin_start(test_raw_origin_t *o, void *(*conn)(void *)) {
+  o->conn = conn;
+  o->fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof(a);
+  if (o->fd < 0 || bind(o->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(o->fd, 64) < 0 ||
+      getsockname(o->fd, (struct sockaddr *)&a, &al) < 0)
+    return -1;
+  o->port = ntohs(a.sin_port);
+  atomic_store(&o->stop, 0);
+  return pthread_create(&o->thread, NULL, raw_origin_main, o) == 0 ? 0 : -1;
+}
+
+void test_raw_origin_stop(test_raw_origin_t *o) {
+  atomic_store(&o->stop, 1);
+  pthread_join(o->thread, NULL);
+  close(o->fd);
 }

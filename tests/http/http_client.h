@@ -11,6 +11,8 @@
 #ifndef ISL_TEST_HTTP_CLIENT_H
 #define ISL_TEST_HTTP_CLIENT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -115,5 +117,19 @@ int test_http_path_is(const char *target, const char *path);
 
 /* Milliseconds on a monotonic clock. */
 long long test_http_now_ms(void);
+
+/* A raw origin on loopback for tests that need one no real server would be
+ * (cut bodies, dropped connections, bodies never read): a thread accepts
+ * connections and runs conn((void *)(intptr_t)fd) on a detached thread per
+ * connection, which owns and closes fd. */
+typedef struct {
+  int fd, port;
+  atomic_int stop;
+  pthread_t thread;
+  void *(*conn)(void *);
+} test_raw_origin_t;
+int test_raw_origin_start(test_raw_origin_t *o, void *(*conn)(void *));
+/* Stops accepting (connection threads still running finish on their own). */
+void test_raw_origin_stop(test_raw_origin_t *o);
 
 #endif

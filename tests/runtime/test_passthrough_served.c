@@ -51,12 +51,6 @@ static void sleep_ms(int ms) {
  * or chunked is not needed: the edge sends a length), checks the pattern,
  * answers "count=<n> ok=<0|1>". POST /hold: never reads the body. */
 
-typedef struct {
-  int fd, port;
-  atomic_int stop;
-  pthread_t thread;
-} origin_t;
-
 /* What the last /count saw: bytes, and whether they were all of its length. */
 static atomic_llong last_count = -1;
 static atomic_int last_count_whole = -1;
@@ -143,43 +137,6 @@ static void *origin_conn(void *arg) {
   }
   close(fd);
   return NULL;
-}
-
-static void *origin_main(void *arg) {
-  origin_t *o = arg;
-  while (!atomic_load(&o->stop)) {
-    struct pollfd p = {o->fd, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    int c = accept(o->fd, NULL, NULL);
-    if (c < 0) continue;
-    pthread_t t;
-    if (pthread_create(&t, NULL, origin_conn, (void *)(intptr_t)c) == 0) {
-      pthread_detach(t);
-    } else {
-      close(c);
-    }
-  }
-  return NULL;
-}
-
-static int origin_start(origin_t *o) {
-  o->fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t al = sizeof(a);
-  if (o->fd < 0 || bind(o->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(o->fd, 64) < 0 ||
-      getsockname(o->fd, (struct sockaddr *)&a, &al) < 0)
-    return -1;
-  o->port = ntohs(a.sin_port);
-  atomic_store(&o->stop, 0);
-  return pthread_create(&o->thread, NULL, origin_main, o) == 0 ? 0 : -1;
-}
-
-static void origin_stop(origin_t *o) {
-  atomic_store(&o->stop, 1);
-  pthread_join(o->thread, NULL);
-  close(o->fd);
 }
 
 /* ---- the worker ------------------------------------------------------------------ */
@@ -341,8 +298,8 @@ static int said(test_server_t *s, int ok) {
  * pump would be cut after a few hundred KiB (truncation tests), so a
  * whole, byte-exact GiB means no byte went through JS. */
 TEST(passthrough_a_gib_streams_whole_with_flat_memory_and_no_tenant_cpu) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 20) == 0);
   int mb = test_under_sanitizer() ? 256 : 1024;
@@ -368,7 +325,7 @@ TEST(passthrough_a_gib_streams_whole_with_flat_memory_and_no_tenant_cpu) {
   CHECK_MSG(said(&s, g.status == 200 && g.complete && g.pattern_ok && g.got == (long long)mb / 4 << 20), GFMT,
             GARGS(g));
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }
 
 /* An upload echoed back (new Response(request.body)) and one read whole
@@ -376,8 +333,8 @@ TEST(passthrough_a_gib_streams_whole_with_flat_memory_and_no_tenant_cpu) {
  * limit; the echo needs the client to read while it sends, which the
  * pipe's back-pressure handles. */
 TEST(passthrough_an_echoed_upload_streams_back_byte_exact) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 20) == 0);
   got_t g;
@@ -387,7 +344,7 @@ TEST(passthrough_an_echoed_upload_streams_back_byte_exact) {
   exchange(&s, "POST", "/echo", 1 << 20, 0, 0, 1, &g);
   CHECK_MSG(said(&s, g.status == 200 && g.complete && g.pattern_ok && g.got == 1 << 20), GFMT, GARGS(g));
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }
 
 /* Slow client x fast origin, fast client x slow origin, slow handler x
@@ -395,8 +352,8 @@ TEST(passthrough_an_echoed_upload_streams_back_byte_exact) {
  * queue and the origin's transfer paused, the upload's socket not read),
  * and every byte arrives in order. */
 TEST(passthrough_slow_clients_origins_and_handlers_keep_host_memory_flat) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 200) == 0);
   got_t g;
@@ -449,7 +406,7 @@ TEST(passthrough_slow_clients_origins_and_handlers_keep_host_memory_flat) {
   test_http_resp_free(&r);
   test_http_conn_close(&c);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }
 
 /* Uploads stream to the origin, through a worker (fetch(url, {body:
@@ -457,8 +414,8 @@ TEST(passthrough_slow_clients_origins_and_handlers_keep_host_memory_flat) {
  * (the origin checks the pattern), with the server's memory flat, under a
  * CPU limit no JS copy of 64 MiB would fit in. */
 TEST(passthrough_uploads_stream_to_the_origin_with_flat_memory) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 20) == 0);
   got_t g;
@@ -472,7 +429,7 @@ TEST(passthrough_uploads_stream_to_the_origin_with_flat_memory) {
   CHECK_MSG(said(&s, g.status == 200 && strcmp(g.text, "count=67108864 ok=1") == 0), GFMT, GARGS(g));
   if (!san) CHECK_MSG(g.peak_rss_kb - before < 16 * 1024, "route upload: RSS grew by %ld KiB", g.peak_rss_kb - before);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }
 
 /* The issue's case: six unfinished 100 MB uploads through a route with an
@@ -480,8 +437,8 @@ TEST(passthrough_uploads_stream_to_the_origin_with_flat_memory) {
  * what the sockets and a bounded queue take and then waits: the server
  * grows by a few MiB at most. */
 TEST(passthrough_unfinished_uploads_through_a_route_are_not_buffered) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 20) == 0);
   long before = test_server_rss_kb(&s);
@@ -521,15 +478,15 @@ TEST(passthrough_unfinished_uploads_through_a_route_are_not_buffered) {
   }
   if (!test_under_sanitizer()) CHECK_MSG(grown < 32 * 1024, "six stalled uploads grew the server by %ld KiB", grown);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }
 
 /* A client that goes away mid-upload: the upload it was forwarding (by a
  * worker, by an origin-only route) reaches the origin cut, never as a
  * shorter complete body. */
 TEST(passthrough_an_upload_cut_by_the_client_reaches_the_origin_cut) {
-  origin_t o;
-  CHECK(origin_start(&o) == 0);
+  test_raw_origin_t o;
+  CHECK(test_raw_origin_start(&o, origin_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, o.port, 200) == 0);
   static const char *const heads[] = {
@@ -558,5 +515,5 @@ TEST(passthrough_an_upload_cut_by_the_client_reaches_the_origin_cut) {
               got);
   }
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  origin_stop(&o);
+  test_raw_origin_stop(&o);
 }

@@ -37,12 +37,6 @@
 #define DROP_TOTAL 1000000 /* what /cl-drop announces */
 #define DROP_SENT 300000   /* what /cl-drop and /chunked-drop send before dropping the connection */
 
-typedef struct {
-  int fd, port;
-  atomic_int stop;
-  pthread_t thread;
-} rude_origin_t;
-
 static int send_chunk(int fd, const char *data, size_t n) {
   char head[32];
   int hn = snprintf(head, sizeof(head), "%zx\r\n", n);
@@ -91,43 +85,6 @@ static void *rude_conn(void *arg) {
   }
   close(fd); /* after part of a body: dropped */
   return NULL;
-}
-
-static void *rude_main(void *arg) {
-  rude_origin_t *o = arg;
-  while (!atomic_load(&o->stop)) {
-    struct pollfd p = {o->fd, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    int c = accept(o->fd, NULL, NULL);
-    if (c < 0) continue;
-    pthread_t t;
-    if (pthread_create(&t, NULL, rude_conn, (void *)(intptr_t)c) == 0) {
-      pthread_detach(t);
-    } else {
-      close(c);
-    }
-  }
-  return NULL;
-}
-
-static int rude_start(rude_origin_t *o) {
-  o->fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t al = sizeof(a);
-  if (o->fd < 0 || bind(o->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(o->fd, 64) < 0 ||
-      getsockname(o->fd, (struct sockaddr *)&a, &al) < 0)
-    return -1;
-  o->port = ntohs(a.sin_port);
-  atomic_store(&o->stop, 0);
-  return pthread_create(&o->thread, NULL, rude_main, o) == 0 ? 0 : -1;
-}
-
-static void rude_stop(rude_origin_t *o) {
-  atomic_store(&o->stop, 1);
-  pthread_join(o->thread, NULL);
-  close(o->fd);
 }
 
 /* ---- the worker ---------------------------------------------------------------- */
@@ -383,8 +340,8 @@ static int told_of_error(const outcome_t *o) {
  * and in HTTP/1.0 (where only a reset can say it); a pure pass-through
  * (/pass) is piped by the host and arrives whole. */
 TEST(truncation_pass_through_cut_by_the_cpu_limit_is_an_error_for_the_client) {
-  rude_origin_t origin;
-  CHECK(rude_start(&origin) == 0);
+  test_raw_origin_t origin;
+  CHECK(test_raw_origin_start(&origin, rude_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, origin.port, "{\"cpu_ms\": 20}", NULL) == 0);
   outcome_t o;
@@ -405,15 +362,15 @@ TEST(truncation_pass_through_cut_by_the_cpu_limit_is_an_error_for_the_client) {
   get(s.port, "/pass?p=/big?mb=256", 30000, &o);
   CHECK_MSG(o.complete && o.got == 256ll << 20, "a pass-through was not delivered whole: " OFMT, OARGS(o));
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  rude_stop(&origin);
+  test_raw_origin_stop(&origin);
 }
 
 /* An origin that drops its connection mid-body: the worker's client, fed
  * through `return fetch(url)` or `new Response(r.body, r)`, gets the cut
  * too (short of the origin's Content-Length, or no final chunk). */
 TEST(truncation_origin_dropping_mid_body_is_an_error_for_the_client) {
-  rude_origin_t origin;
-  CHECK(rude_start(&origin) == 0);
+  test_raw_origin_t origin;
+  CHECK(test_raw_origin_start(&origin, rude_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, origin.port, "{\"cpu_ms\": 5000}", NULL) == 0);
   static const char *const paths[] = {"/pass?p=/cl-drop", "/pass?p=/chunked-drop", "/wrap?p=/cl-drop",
@@ -432,7 +389,7 @@ TEST(truncation_origin_dropping_mid_body_is_an_error_for_the_client) {
   CHECK_MSG(strstr(out, "fetch failed") != NULL, "log: %s", out);
   free(out);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  rude_stop(&origin);
+  test_raw_origin_stop(&origin);
 }
 
 /* A ReadableStream the handler built that errors after 4000 bytes, and one
@@ -440,8 +397,8 @@ TEST(truncation_origin_dropping_mid_body_is_an_error_for_the_client) {
  * response is aborted, chunked or with a Content-Length, and the tenant's
  * log says why; the next request is served as usual. */
 TEST(truncation_response_stream_erroring_mid_way_aborts_the_client_and_logs_why) {
-  rude_origin_t origin;
-  CHECK(rude_start(&origin) == 0);
+  test_raw_origin_t origin;
+  CHECK(test_raw_origin_start(&origin, rude_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, origin.port, "{\"cpu_ms\": 5000, \"memory_mb\": 32}", NULL) == 0);
   outcome_t o;
@@ -467,15 +424,15 @@ TEST(truncation_response_stream_erroring_mid_way_aborts_the_client_and_logs_why)
   CHECK_EQ_STR(r.body, "read 1048576");
   test_http_resp_free(&r);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  rude_stop(&origin);
+  test_raw_origin_stop(&origin);
 }
 
 /* A subrequest whose origin dies mid-body, with a Content-Length or
  * chunked: the worker's read of the body rejects (text()/arrayBuffer() and
  * a reader alike), never ends with part of it. */
 TEST(truncation_origin_dropping_mid_body_rejects_the_workers_read) {
-  rude_origin_t origin;
-  CHECK(rude_start(&origin) == 0);
+  test_raw_origin_t origin;
+  CHECK(test_raw_origin_start(&origin, rude_conn) == 0);
   test_server_t s = {0};
   CHECK(start(&s, origin.port, "{\"cpu_ms\": 5000}", NULL) == 0);
   static const char *const paths[] = {"/read?p=/cl-drop", "/read?p=/chunked-drop", "/read-stream?p=/cl-drop",
@@ -496,7 +453,7 @@ TEST(truncation_origin_dropping_mid_body_rejects_the_workers_read) {
   CHECK_EQ_STR(r.body, "read 4194304");
   test_http_resp_free(&r);
   CHECK_EQ_INT(test_server_stop(&s), 0);
-  rude_stop(&origin);
+  test_raw_origin_stop(&origin);
 }
 
 /* Starts an upload of `total` body bytes (chunked when total < 0) to
